@@ -1,0 +1,113 @@
+"""The one settings object of the server.
+
+Read once, in this order of precedence: command-line flags (passed as keyword arguments by
+the CLI), environment variables ``VLMFILES_<NAME>``, an optional TOML file
+(``--config`` / ``VLMFILES_CONFIG``), then the defaults below. ``docs/configuration.md``
+lists every field; a test keeps that page and this class in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VLMFILES_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, description="Port to listen on.")
+    workers: int = Field(1, ge=1, description="Server processes on this machine.")
+    data_dir: Path = Field(
+        Path("vlmfiles-data"),
+        description="Where the embedded default keeps its SQLite database, blobs and secret.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="Metadata database: sqlite:///PATH or postgresql://USER@HOST/DB. "
+        "Default: SQLite in the data dir.",
+    )
+    storage_url: str | None = Field(
+        None,
+        description="Blob store: file:///PATH or s3://BUCKET?endpoint=URL&region=R. "
+        "Default: the data dir's blobs/ folder.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients reach this server at; signed URLs are built on it, "
+        "never on the request's Host header. Default: http://HOST:PORT.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="HMAC key for signed URLs. Every server process of one deployment must "
+        "share it. Default: a random key created in the data dir.",
+    )
+    max_file_size: int = Field(5 * GiB, gt=0, description="Largest file accepted, in bytes.")
+    max_json_document_size: int = Field(
+        64 * MiB,
+        gt=0,
+        description="Largest single JSON document (not JSONL) validated for purpose fine-tune.",
+    )
+    url_expiry_seconds: int = Field(
+        24 * 3600, gt=0, description="Lifetime of the signed download URL in a FileResponse."
+    )
+    max_upload_url_expiry_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="Longest lifetime a presigned upload URL may ask for."
+    )
+    list_max_limit: int = Field(1000, gt=0, description="Largest page GET /v1/files returns.")
+    log_level: str = Field("info", description="uvicorn log level.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("VLMFILES_CONFIG")
+        if config:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)
+
+    # Derived values -------------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.resolve() / 'metadata.sqlite3'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir.resolve() / "blobs").as_uri()
+
+    @property
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from flags (``overrides``; None means "not given"), env, TOML, defaults."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,23 @@
+"""Blob stores: pick one from a storage URL (``file:///path`` or ``s3://bucket?...``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .base import BlobNotFound, BlobStore, BlobWriter
+
+__all__ = ["BlobNotFound", "BlobStore", "BlobWriter", "open_blob_store"]
+
+
+def open_blob_store(url: str) -> BlobStore:
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        from .local import LocalBlobStore
+
+        return LocalBlobStore(Path(unquote(parts.path)))
+    if parts.scheme == "s3":
+        from .s3 import S3BlobStore
+
+        return S3BlobStore.from_url(url)
+    raise ValueError(f"unsupported storage URL {url!r}: use file:///PATH or s3://BUCKET?endpoint=URL")
