@@ -20,4 +20,6 @@ def open_blob_store(url: str) -> BlobStore:
         from .s3 import S3BlobStore
 
         return S3BlobStore.from_url(url)
-    raise ValueError(f"unsupported storage URL {url!r}: use file:///PATH or s3://BUCKET?endpoint=URL")
+    raise ValueError(
+        f"unsupported storage URL {url!r}: use file:///PATH or s3://BUCKET?endpoint=URL"
+    )

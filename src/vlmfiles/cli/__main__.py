@@ -1,0 +1,3 @@
+from vlmfiles.cli import main
+
+main()

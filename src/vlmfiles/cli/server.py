@@ -1,0 +1,242 @@
+"""Server-side commands: ``serve``, ``keys``, ``db``. They need the ``[server]`` extra."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+server_app = typer.Typer(add_completion=False)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory [env VLMFILES_DATA_DIR].")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="sqlite:///PATH or postgresql://... [env VLMFILES_DATABASE_URL]."
+    ),
+]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="A TOML settings file [env VLMFILES_CONFIG].")
+]
+
+
+def _server_modules() -> Any:
+    try:
+        from vlmfiles.server import settings  # noqa: F401
+        from vlmfiles.server.metadata import migrate, store  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        typer.echo(
+            f"The server is not installed ({exc.name} is missing). "
+            "Install it with: pip install 'vlmfiles[server]'",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    return settings, migrate, store
+
+
+def _settings(config: Path | None = None, **flags: Any) -> Any:
+    settings_mod, _, _ = _server_modules()
+    if config is not None:
+        os.environ["VLMFILES_CONFIG"] = str(config)
+    try:
+        return settings_mod.load_settings(**flags)
+    except Exception as exc:
+        typer.echo(f"Invalid settings: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _prepare_database(settings: Any) -> None:
+    """The embedded default needs no set-up: a new SQLite database is created at the
+    current schema. Anything else that is not at the current schema is refused."""
+    _, migrate, _ = _server_modules()
+    url = settings.resolved_database_url
+    current = migrate.current_revision_sync(url) if _db_exists(url) else None
+    if current == migrate.head_revision():
+        return
+    if current is None and url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate.upgrade(url)
+        return
+    typer.echo(
+        f"The database {_redact(url)} is at schema revision {current or 'none'}, not "
+        f"{migrate.head_revision()}. Run: vlmfiles db upgrade --database-url '{_redact(url)}'",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+def _db_exists(url: str) -> bool:
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).exists()
+    return True
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@server_app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default 127.0.0.1].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    storage_url: Annotated[
+        str | None, typer.Option(help="file:///PATH or s3://BUCKET?endpoint=URL.")
+    ] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="Base URL clients use; signed URLs are built on it.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes [default 1].")] = None,
+    max_file_size: Annotated[int | None, typer.Option(help="Largest file in bytes.")] = None,
+    config: ConfigFile = None,
+) -> None:
+    """Run the Files API server (embedded SQLite + local disk unless told otherwise)."""
+    flags = dict(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        storage_url=storage_url,
+        public_url=public_url,
+        workers=workers,
+        max_file_size=max_file_size,
+    )
+    settings = _settings(config, **flags)
+    # Workers rebuild the settings from the environment: hand the flags down that way.
+    for name, value in flags.items():
+        if value is not None:
+            os.environ[f"VLMFILES_{name.upper()}"] = str(value)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_database(settings)
+    _, _, store_mod = _server_modules()
+    if asyncio.run(_count_keys(store_mod, settings)) == 0:
+        key = asyncio.run(_create_key(store_mod, settings, "default"))
+        base = settings.resolved_public_url + "/v1"
+        typer.echo(
+            "\nNo API key existed, so one was created for tenant 'default'. Use it with:\n\n"
+            f"    export VLMRUN_API_KEY={key}\n    export VLMRUN_BASE_URL={base}\n\n"
+            "(`vlmfiles keys create` makes more; this one is not shown again.)\n",
+            err=True,
+        )
+    import uvicorn
+
+    uvicorn.run(
+        "vlmfiles.server.asgi:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+async def _count_keys(store_mod: Any, settings: Any) -> int:
+    store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
+    try:
+        return await store.count_active_keys()
+    finally:
+        await store.close()
+
+
+async def _create_key(store_mod: Any, settings: Any, tenant: str) -> str:
+    store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
+    try:
+        key, _ = await store.create_key(tenant)
+        return key
+    finally:
+        await store.close()
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[
+        str, typer.Option(help="Tenant the key belongs to (created if new).")
+    ] = "default",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Print a new API key, and only the key, on stdout."""
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    _prepare_database(settings)
+    _, _, store_mod = _server_modules()
+    typer.echo(asyncio.run(_create_key(store_mod, settings, tenant)))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key, or its first 12 characters.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Revoke a key: it stops working at once, on every server process."""
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    _prepare_database(settings)
+    _, _, store_mod = _server_modules()
+
+    async def go() -> int:
+        store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
+        try:
+            return await store.revoke_key(key)
+        finally:
+            await store.close()
+
+    n = asyncio.run(go())
+    if n == 0:
+        typer.echo("No active key matches.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Revoked {n} key(s).", err=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    data_dir: DataDir = None, database_url: DatabaseUrl = None, config: ConfigFile = None
+) -> None:
+    """List keys by prefix (keys themselves are stored hashed and cannot be shown)."""
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    _prepare_database(settings)
+    _, _, store_mod = _server_modules()
+
+    async def go() -> list[dict[str, Any]]:
+        store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
+        try:
+            return await store.list_keys()
+        finally:
+            await store.close()
+
+    for row in asyncio.run(go()):
+        state = "revoked" if row["revoked_us"] else "active"
+        typer.echo(f"{row['prefix']}…  tenant={row['tenant']}  {state}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    data_dir: DataDir = None, database_url: DatabaseUrl = None, config: ConfigFile = None
+) -> None:
+    """Migrate the metadata database to the current schema."""
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    _, migrate, _ = _server_modules()
+    if settings.resolved_database_url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.resolved_database_url)
+    typer.echo(f"Database at revision {migrate.head_revision()}.", err=True)
+
+
+server_app.add_typer(keys_app, name="keys")
+server_app.add_typer(db_app, name="db")

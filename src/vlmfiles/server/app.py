@@ -1,0 +1,115 @@
+"""The ASGI application: wiring of settings, stores, service, routes and error handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .._version import __version__
+from .errors import install_error_handlers, request_id
+from .metadata.migrate import current_revision, head_revision
+from .metadata.store import MetadataStore
+from .routes.files import router
+from .security import UrlSigner, load_or_create_secret
+from .service import FileService
+from .settings import Settings
+from .storage import open_blob_store
+
+log = logging.getLogger("vlmfiles.server")
+
+SWEEP_INTERVAL_SECONDS = 600
+
+
+class SchemaNotReady(RuntimeError):
+    pass
+
+
+class RequestIdMiddleware:
+    """Give every request an id (``X-Request-Id``), echoed in error bodies and logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.requests import Request
+
+        rid = request_id(Request(scope))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", rid.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+async def build_service(settings: Settings) -> FileService:
+    store = MetadataStore.from_url(settings.resolved_database_url)
+    current = await current_revision(store.engine)
+    if current != head_revision():
+        await store.close()
+        raise SchemaNotReady(
+            f"The metadata database is at schema revision {current or 'none'}, not "
+            f"{head_revision()}. Run `vlmfiles db upgrade --database-url ...` first."
+        )
+    secret = (
+        settings.secret_key.encode()
+        if settings.secret_key
+        else load_or_create_secret(settings.data_dir)
+    )
+    return FileService(
+        settings=settings,
+        store=store,
+        blobs=open_blob_store(settings.resolved_storage_url),
+        signer=UrlSigner(secret, settings.resolved_public_url),
+    )
+
+
+async def _sweep_forever(service: FileService) -> None:
+    while True:
+        try:
+            found = await service.sweep()
+            if any(found.values()):
+                log.info("sweep removed %s", found)
+        except Exception:
+            log.exception("sweep failed; retrying in %ss", SWEEP_INTERVAL_SECONDS)
+        await anyio.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = await build_service(settings)
+        app.state.service = service
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_sweep_forever, service)
+            yield
+            tg.cancel_scope.cancel()
+        await service.store.close()
+
+    app = FastAPI(
+        title="vlmfiles",
+        version=__version__,
+        summary="A self-hostable implementation of the VLM Run Files API.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

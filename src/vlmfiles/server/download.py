@@ -1,0 +1,92 @@
+"""Serving a file's bytes: one byte range at most, ETag, and safe headers.
+
+Written here rather than with Starlette's ``FileResponse`` because blobs may live in an
+object store, not a local path. Only single ranges are served (like S3); a multi-range or
+malformed ``Range`` header is ignored and the whole file sent, as RFC 9110 allows.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .errors import RangeNotSatisfiable
+from .metadata.store import FileRecord
+from .service import FileService
+from .sniff import ACTIVE_TYPES
+
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, end)`` for a single satisfiable range; None to send the whole file."""
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    first, last = m.group(1), m.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+        if last and int(last) < start:
+            return None
+    else:
+        suffix = int(last)
+        if suffix == 0:
+            raise RangeNotSatisfiable(f"Range {header!r} asks for no bytes; the file has {size}.")
+        start, end = max(size - suffix, 0), size
+    if start >= size:
+        raise RangeNotSatisfiable(
+            f"Range {header!r} starts past the end of the file ({size} bytes)."
+        )
+    return start, end
+
+
+def content_disposition(rec: FileRecord) -> str:
+    kind = "attachment" if rec.content_type in ACTIVE_TYPES else "inline"
+    ascii_name = (
+        rec.filename.encode("ascii", "replace")
+        .decode()
+        .replace("?", "_")
+        .replace('"', "_")
+        .replace("\\", "_")
+    )
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(rec.filename, safe='')}"
+
+
+def file_response(request: Request, service: FileService, rec: FileRecord) -> Response:
+    etag = f'"{rec.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(rec),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Cache-Control": "private, max-age=0, must-revalidate",
+    }
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    range_header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range.strip() != etag:
+        range_header = None
+    try:
+        byte_range = parse_range(range_header, rec.bytes)
+    except RangeNotSatisfiable as exc:
+        exc.headers = {"Content-Range": f"bytes */{rec.bytes}"}
+        raise
+    if byte_range is None:
+        body = service.read(rec, 0, None, verify=True)
+        headers["Content-Length"] = str(rec.bytes)
+        status = 200
+    else:
+        start, end = byte_range
+        body = service.read(rec, start, end, verify=False)
+        headers["Content-Length"] = str(end - start)
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{rec.bytes}"
+        status = 206
+    return StreamingResponse(body, status_code=status, media_type=rec.content_type, headers=headers)

@@ -1,0 +1,168 @@
+"""One error shape for every failure the server reports.
+
+Every non-2xx answer is JSON ``{"error": {"message": ..., "type": ..., "id": <request id>}}``
+with the request id also in ``X-Request-Id``: the shape the official ``vlmrun`` SDK reads.
+A test locks it (``tests/server/test_error_shape.py``).
+
+    ApiError                      (status, type)
+    ├── BadRequest                400 invalid_request_error
+    ├── Unauthorized              401 authentication_error
+    ├── Forbidden                 403 permission_error
+    ├── NotFound                  404 not_found_error
+    ├── MethodNotAllowed          405 invalid_request_error
+    ├── Conflict                  409 conflict_error
+    ├── PayloadTooLarge           413 payload_too_large_error
+    ├── UnsupportedMediaType      415 unsupported_media_type_error
+    ├── RangeNotSatisfiable       416 invalid_request_error
+    ├── InsufficientStorage       507 insufficient_storage_error
+    └── ServiceUnavailable        503 service_unavailable_error  (with Retry-After)
+
+Messages say what was wrong and what is accepted. Internal errors answer 500 with a
+generic message and the request id; the stack trace goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+log = logging.getLogger("vlmfiles.server")
+
+
+class ApiError(Exception):
+    status_code = 500
+    type = "server_error"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    status_code, type = 400, "invalid_request_error"
+
+
+class Unauthorized(ApiError):
+    status_code, type = 401, "authentication_error"
+
+
+class Forbidden(ApiError):
+    status_code, type = 403, "permission_error"
+
+
+class NotFound(ApiError):
+    status_code, type = 404, "not_found_error"
+
+
+class MethodNotAllowed(ApiError):
+    status_code, type = 405, "invalid_request_error"
+
+
+class Conflict(ApiError):
+    status_code, type = 409, "conflict_error"
+
+
+class PayloadTooLarge(ApiError):
+    status_code, type = 413, "payload_too_large_error"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code, type = 415, "unsupported_media_type_error"
+
+
+class RangeNotSatisfiable(ApiError):
+    status_code, type = 416, "invalid_request_error"
+
+
+class ServiceUnavailable(ApiError):
+    status_code, type = 503, "service_unavailable_error"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class InsufficientStorage(ApiError):
+    status_code, type = 507, "insufficient_storage_error"
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    cls.status_code: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        RangeNotSatisfiable,
+        ServiceUnavailable,
+        InsufficientStorage,
+    )
+}
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.state.request_id = f"req_{uuid.uuid4().hex}"
+    return rid
+
+
+def error_response(
+    request: Request, status: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    rid = request_id(request)
+    return JSONResponse(
+        {"error": {"message": message, "type": type_, "id": rid}},
+        status_code=status,
+        headers={**(headers or {}), "X-Request-Id": rid},
+    )
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "Invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status_code, exc.type, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI answers 422 by default; the official SDK maps 400 to ValidationError.
+        return error_response(request, 400, BadRequest.type, _describe_validation(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cls = _BY_STATUS.get(exc.status_code, ApiError)
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404:
+            message = f"No route {request.method} {request.url.path}. See /docs for the API."
+        elif exc.status_code == 405:
+            message = f"Method {request.method} is not allowed on {request.url.path}."
+        return error_response(request, exc.status_code, cls.type, message, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception(
+            "internal error in %s %s [%s]", request.method, request.url.path, request_id(request)
+        )
+        return error_response(
+            request,
+            500,
+            "server_error",
+            f"Internal server error; quote request id {request_id(request)} when reporting it.",
+        )

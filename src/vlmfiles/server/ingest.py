@@ -1,0 +1,317 @@
+"""Streaming an upload body into the blob store: hashed, size-checked and sniffed on the way.
+
+Nothing here holds a whole file: the body is read from the ASGI stream chunk by chunk,
+gathered into ~1 MiB batches and handed to worker threads that update md5 and sha256 in
+parallel (hashlib releases the GIL) while the bytes are written to the store's staging area.
+
+Multipart bodies are parsed with python-multipart's incremental ``MultipartParser`` rather
+than Starlette's ``request.form()``, which spools every file to a temporary file first (a
+second full copy on disk). The parser enforces header count and size limits; this module
+adds the part count, field size and preamble limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import anyio
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from .errors import BadRequest, PayloadTooLarge
+from .sniff import SNIFF_BYTES, JsonValidator
+from .storage import BlobStore, BlobWriter
+
+BATCH = 1024 * 1024
+MAX_PARTS = 8
+MAX_FIELD_BYTES = 1024
+MAX_PREAMBLE = 64 * 1024  # bytes the parser may see before the file part begins
+DRAIN_LIMIT = 32 * 1024 * 1024
+
+
+@dataclass
+class Staged:
+    """A body fully written to staging: what the service needs to commit it."""
+
+    writer: BlobWriter
+    size: int
+    sha256: str
+    md5: str
+    head: bytes
+    filename: str | None
+    fields: dict[str, str]
+    json_type: str | None  # set when a JsonValidator ran: the validated JSON type
+
+
+class HashingSink:
+    """Receives the file's bytes; runs the hashing and writing in worker threads."""
+
+    def __init__(self, writer: BlobWriter, limit: int, validator: JsonValidator | None) -> None:
+        self.writer = writer
+        self.limit = limit
+        self.validator = validator
+        self.size = 0
+        self.head = bytearray()
+        self._sha256 = hashlib.sha256()
+        self._md5 = hashlib.md5()
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+
+    def add(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise PayloadTooLarge(
+                f"File too large: the limit is {self.limit} bytes ({self.limit / 1024**2:.0f} MiB)."
+            )
+        if len(self.head) < SNIFF_BYTES:
+            self.head += data[: SNIFF_BYTES - len(self.head)]
+        self._pending.append(data)
+        self._pending_len += len(data)
+
+    @property
+    def ready(self) -> bool:
+        return self._pending_len >= BATCH
+
+    def _write_and_sha(self, buf: bytes) -> None:
+        self._sha256.update(buf)
+        self.writer.write(buf)
+        if self.validator is not None:
+            self.validator.feed(buf)
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        buf = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_len = 0
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, self._md5.update, buf)
+            tg.start_soon(anyio.to_thread.run_sync, self._write_and_sha, buf)
+
+    def staged(self, filename: str | None, fields: dict[str, str]) -> Staged:
+        json_type = self.validator.finish() if self.validator is not None else None
+        return Staged(
+            writer=self.writer,
+            size=self.size,
+            sha256=self._sha256.hexdigest(),
+            md5=self._md5.hexdigest(),
+            head=bytes(self.head),
+            filename=filename,
+            fields=fields,
+            json_type=json_type,
+        )
+
+
+async def _drain(stream: AsyncIterator[bytes], budget: int) -> None:
+    """Read and drop what the client is still sending (up to ``budget`` bytes), so the
+    error answer reaches it instead of a connection reset."""
+    try:
+        with anyio.move_on_after(5):
+            async for chunk in stream:
+                budget -= len(chunk)
+                if budget <= 0:
+                    return
+    except Exception:  # the client went away: nothing left to drain
+        return
+
+
+async def ingest_raw(
+    stream: AsyncIterator[bytes], store: BlobStore, limit: int, validator: JsonValidator | None
+) -> Staged:
+    """A raw request body (presigned PUT) into staging."""
+    writer = await anyio.to_thread.run_sync(store.writer)
+    sink = HashingSink(writer, limit, validator)
+    try:
+        try:
+            async for chunk in stream:
+                sink.add(chunk)
+                if sink.ready:
+                    await sink.flush()
+        except PayloadTooLarge:
+            await _drain(stream, DRAIN_LIMIT)
+            raise
+        await sink.flush()
+        return sink.staged(None, {})
+    except BaseException:
+        await anyio.to_thread.run_sync(writer.abort)
+        raise
+
+
+def clean_filename(raw: bytes | str | None) -> str | None:
+    """A display name safe to store and to echo in headers: the last path component, no
+    control or bidi-override characters, at most 255 UTF-8 bytes, never ``.`` or ``..``."""
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        # Header bytes reach us as latin-1; clients send UTF-8 names.
+        raw = raw.decode("utf-8", errors="replace")
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(
+        ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp")
+    ).strip()
+    if name in ("", ".", ".."):
+        return None
+    encoded = name.encode("utf-8")
+    if len(encoded) > 255:
+        stem, dot, ext = name.rpartition(".")
+        keep_ext = dot and 0 < len(ext.encode()) <= 16
+        budget = 255 - (len(ext.encode()) + 1 if keep_ext else 0)
+        base = (stem if keep_ext else name).encode("utf-8")[:budget].decode("utf-8", "ignore")
+        name = f"{base}.{ext}" if keep_ext else base
+    return name
+
+
+class _MultipartState:
+    def __init__(
+        self, sink: HashingSink, validator_for: Callable[[dict[str, str]], JsonValidator | None]
+    ) -> None:
+        self.sink = sink
+        self.validator_for = validator_for
+        self.parts = 0
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.headers: dict[bytes, bytes] = {}
+        self.current: str | None = None  # "file", a field name, or None (ignored part)
+        self.field_value = bytearray()
+        self.fields: dict[str, str] = {}
+        self.filename: str | None = None
+        self.file_seen = False
+        self.file_done = False
+        self.ended = False
+        self.error: Exception | None = None
+
+    # python-multipart callbacks (synchronous, called from parser.write)
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise BadRequest(f"Too many parts in the multipart body: at most {MAX_PARTS}.")
+        self.headers = {}
+        self.current = None
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.headers[bytes(self.header_field).lower()] = bytes(self.header_value)
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def on_headers_finished(self) -> None:
+        disposition, options = parse_options_header(self.headers.get(b"content-disposition"))
+        if disposition != b"form-data" or b"name" not in options:
+            raise BadRequest(
+                "Each multipart part needs 'Content-Disposition: form-data; name=...'. "
+                "Send the file in a part named 'file'."
+            )
+        name = options[b"name"].decode("latin-1")
+        if name == "file":
+            if self.file_seen:
+                raise BadRequest("Send exactly one part named 'file'; this body has several.")
+            self.file_seen = True
+            self.current = "file"
+            self.filename = clean_filename(options.get(b"filename"))
+            self.sink.validator = self.validator_for(self.fields)
+        else:
+            self.current = name
+            self.field_value.clear()
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.current == "file":
+            self.sink.add(data[start:end])
+        elif self.current is not None:
+            self.field_value += data[start:end]
+            if len(self.field_value) > MAX_FIELD_BYTES:
+                raise BadRequest(
+                    f"Form field {self.current!r} is longer than {MAX_FIELD_BYTES} bytes; "
+                    "only the 'file' part may be large."
+                )
+
+    def on_part_end(self) -> None:
+        if self.current == "file":
+            self.file_done = True
+        elif self.current is not None:
+            self.fields[self.current] = self.field_value.decode("utf-8", errors="replace")
+        self.current = None
+
+    def on_end(self) -> None:
+        self.ended = True
+
+
+def multipart_boundary(content_type: str | None) -> bytes:
+    ctype, options = parse_options_header(content_type)
+    if ctype != b"multipart/form-data":
+        raise BadRequest(
+            f"Expected a multipart/form-data body with a part named 'file', got Content-Type "
+            f"{(content_type or 'none')!r}."
+        )
+    boundary = options.get(b"boundary")
+    if not boundary or len(boundary) > 200:
+        raise BadRequest("The multipart Content-Type needs a boundary of 1 to 200 characters.")
+    return boundary
+
+
+async def ingest_multipart(
+    stream: AsyncIterator[bytes],
+    content_type: str | None,
+    store: BlobStore,
+    limit: int,
+    validator_for: Callable[[dict[str, str]], JsonValidator | None],
+) -> Staged:
+    """A multipart/form-data body with one ``file`` part into staging.
+
+    ``validator_for(fields)`` picks the content validator once the file part starts, from
+    the form fields sent before it (a ``purpose`` field may come that way)."""
+    boundary = multipart_boundary(content_type)
+    writer = await anyio.to_thread.run_sync(store.writer)
+    sink = HashingSink(writer, limit, None)
+    state = _MultipartState(sink, validator_for)
+    callbacks = {
+        name: getattr(state, name)
+        for name in (
+            "on_part_begin",
+            "on_header_field",
+            "on_header_value",
+            "on_header_end",
+            "on_headers_finished",
+            "on_part_data",
+            "on_part_end",
+            "on_end",
+        )
+    }
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    seen = 0
+    try:
+        try:
+            async for chunk in stream:
+                seen += len(chunk)
+                try:
+                    parser.write(chunk)
+                except MultipartParseError as exc:
+                    raise BadRequest(f"Malformed multipart body: {exc}") from None
+                if not state.file_seen and seen > MAX_PREAMBLE:
+                    raise BadRequest(
+                        f"No part named 'file' within the first {MAX_PREAMBLE} bytes of the "
+                        "body. Send the file in a part named 'file' (other fields first, small)."
+                    )
+                if sink.ready:
+                    await sink.flush()
+                if state.ended:
+                    break
+        except (PayloadTooLarge, BadRequest):
+            await _drain(stream, DRAIN_LIMIT)
+            raise
+        if not state.file_seen:
+            raise BadRequest("The multipart body has no part named 'file'.")
+        if not state.ended or not state.file_done:
+            raise BadRequest("The multipart body ended before its closing boundary.")
+        await sink.flush()
+        return sink.staged(state.filename, state.fields)
+    except BaseException:
+        await anyio.to_thread.run_sync(writer.abort)
+        raise

@@ -1,0 +1,96 @@
+"""The metadata schema (SQLAlchemy Core), one for SQLite and PostgreSQL.
+
+Times are integer microseconds since the epoch (UTC): the same on both databases, and the
+listing order ``(created_us DESC, id DESC)`` is then a plain index scan.
+
+Blob lifetime is decided here, not by timing:
+- ``files.sha256`` references ``blobs``; a blob row exists before its bytes are committed.
+- An upload *pins* the blob row (``blob_pins``) before it commits bytes and until its file row
+  exists; the sweeper only releases a blob row that has no file and no pin, under a row lock.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger, nullable=True),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("md5", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+blob_pins = Table(
+    "blob_pins",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False, index=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False),
+    Column("md5", String(32), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("filename", String(1024), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    # De-duplication is enforced here: one record per tenant, content and purpose.
+    UniqueConstraint("tenant_id", "sha256", "purpose", name="uq_files_tenant_sha256_purpose"),
+    Index("ix_files_tenant_order", "tenant_id", "created_us", "id"),
+    Index("ix_files_tenant_purpose_order", "tenant_id", "purpose", "created_us", "id"),
+    Index("ix_files_tenant_md5", "tenant_id", "md5"),
+    Index("ix_files_sha256", "sha256"),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("filename", String(1024), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False, index=True),
+    # Set once the bytes are in: the file the upload became (its own id, or the
+    # de-duplicated record's).
+    Column("file_id", String(40), nullable=True),
+)

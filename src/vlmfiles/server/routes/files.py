@@ -1,0 +1,169 @@
+"""The /v1 routes. Each handler parses, calls one service method, and shapes the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from ..auth import require_tenant
+from ..download import file_response
+from ..errors import BadRequest, PayloadTooLarge
+from ..models import ERRORS, FileObject, HealthObject, PresignedUrlObject, PresignedUrlRequest
+from ..service import FileService
+
+router = APIRouter(prefix="/v1", responses=ERRORS)  # type: ignore[arg-type]
+Tenant = Annotated[str, Depends(require_tenant)]
+
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _service(request: Request) -> FileService:
+    return request.app.state.service
+
+
+def _check_declared_length(request: Request, limit: int) -> None:
+    """Refuse at once a body whose declared length is already over the limit."""
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return
+    if not raw.isdigit():
+        raise BadRequest(f"Content-Length must be a non-negative integer, got {raw!r}.")
+    if int(raw) > limit:
+        raise PayloadTooLarge(
+            f"File too large: the body is {int(raw)} bytes and the limit is {limit} bytes."
+        )
+
+
+@router.get("/health", response_model=HealthObject, summary="Check the API key")
+async def health(tenant: Tenant) -> dict[str, str]:
+    return {"status": "ok", "tenant": tenant}
+
+
+@router.post(
+    "/files",
+    status_code=201,
+    response_model=FileObject,
+    summary="Upload a file (multipart/form-data, part 'file')",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "purpose": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_file(
+    request: Request,
+    tenant: Tenant,
+    purpose: Annotated[str | None, Query(description="Default: assistants")] = None,
+) -> JSONResponse:
+    service = _service(request)
+    _check_declared_length(request, service.settings.max_file_size + MULTIPART_OVERHEAD)
+    rec, created = await service.upload_multipart(
+        tenant, request.stream(), request.headers.get("content-type"), purpose
+    )
+    return JSONResponse(
+        service.file_json(rec),
+        status_code=201,
+        headers={"X-Deduplicated": "false" if created else "true"},
+    )
+
+
+@router.get("/files", response_model=list[FileObject], summary="List files, newest first")
+async def list_files(
+    request: Request,
+    tenant: Tenant,
+    skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    purpose: str | None = None,
+    after: Annotated[str | None, Query(description="Cursor: a file id from the last page")] = None,
+) -> list[dict]:
+    service = _service(request)
+    recs = await service.list(tenant, purpose=purpose, skip=skip, limit=limit, after=after)
+    return [service.file_json(r) for r in recs]
+
+
+@router.get(
+    "/files/hash/{digest}", response_model=FileObject, summary="Find a file by md5 or sha256"
+)
+async def file_by_hash(
+    request: Request, tenant: Tenant, digest: str, purpose: str | None = None
+) -> dict:
+    service = _service(request)
+    return service.file_json(await service.find_by_hash(tenant, digest, purpose))
+
+
+@router.post(
+    "/files/presigned-url", response_model=PresignedUrlObject, summary="Start an upload by URL"
+)
+async def presigned_url(request: Request, tenant: Tenant, body: PresignedUrlRequest) -> dict:
+    return await _service(request).create_presigned_upload(
+        tenant, body.filename, body.purpose, body.expiration, body.content_type
+    )
+
+
+@router.get(
+    "/files/verify-upload/{upload_id}", response_model=FileObject, summary="Finish an upload by URL"
+)
+async def verify_upload(request: Request, tenant: Tenant, upload_id: str) -> dict:
+    service = _service(request)
+    return service.file_json(await service.verify_upload(tenant, upload_id))
+
+
+@router.get("/files/{file_id}", response_model=FileObject, summary="Get a file's metadata")
+async def get_file(request: Request, tenant: Tenant, file_id: str) -> dict:
+    service = _service(request)
+    return service.file_json(await service.get(tenant, file_id))
+
+
+@router.delete("/files/{file_id}", response_model=FileObject, summary="Delete a file")
+async def delete_file(request: Request, tenant: Tenant, file_id: str) -> dict:
+    service = _service(request)
+    return service.file_json(await service.delete(tenant, file_id))
+
+
+@router.get(
+    "/files/{file_id}/content",
+    summary="Download a file (API key, or a signed URL's query)",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Range"}},
+)
+async def file_content(
+    request: Request,
+    file_id: str,
+    tenant: str | None = None,
+    expires: str | None = None,
+    signature: str | None = None,
+) -> Response:
+    service = _service(request)
+    if signature is not None or expires is not None or tenant is not None:
+        service.check_signature("GET", tenant or "", file_id, expires or "", signature or "")
+        owner = tenant or ""
+    else:
+        owner = await require_tenant(request)
+    return file_response(request, service, await service.get(owner, file_id))
+
+
+@router.put(
+    "/uploads/{upload_id}", response_model=FileObject, summary="PUT the bytes of an upload by URL"
+)
+async def put_upload(
+    request: Request, upload_id: str, tenant: str = "", expires: str = "", signature: str = ""
+) -> dict:
+    service = _service(request)
+    service.check_signature("PUT", tenant, upload_id, expires, signature)
+    _check_declared_length(request, service.settings.max_file_size)
+    rec, _ = await service.receive_presigned(tenant, upload_id, request.stream())
+    return service.file_json(rec)

@@ -1,0 +1,105 @@
+"""Identifiers, API keys and signed URLs.
+
+API keys are random 256-bit tokens (``vlmf_…``). Only their sha256 is stored: a key has
+enough entropy that a slow password hash adds nothing, and a fast hash keeps the lookup on
+every request an index probe.
+
+Signed URLs let a prediction service fetch a file (or an SDK PUT an upload) without the API
+key. The signature is an HMAC-SHA256 over the method, tenant, file id and expiry, so a URL
+cannot be moved to another file, tenant or method, nor have its expiry extended. Signed URLs
+are always built on the configured public base URL, never on the request's Host header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+KEY_PREFIX = "vlmf_"
+
+
+def new_file_id() -> str:
+    return "file_" + secrets.token_hex(12)
+
+
+def new_tenant_id() -> str:
+    return "tnt_" + secrets.token_hex(8)
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def load_or_create_secret(data_dir: Path) -> bytes:
+    """The data dir's signing secret, created (0600) on first use."""
+    path = data_dir / "secret.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(32)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret.hex())
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)  # atomic and fails if another process won the race
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return bytes.fromhex(path.read_text().strip())
+
+
+@dataclass(frozen=True)
+class UrlSigner:
+    secret: bytes
+    public_url: str  # e.g. http://127.0.0.1:8000 (no /v1)
+
+    def _signature(self, method: str, tenant_id: str, file_id: str, expires: int) -> str:
+        msg = f"{method}\n{tenant_id}\n{file_id}\n{expires}".encode()
+        return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()
+
+    def sign(
+        self, method: str, path: str, tenant_id: str, file_id: str, ttl: int
+    ) -> tuple[str, int]:
+        """A signed URL for ``path`` (under the public URL) and its expiry (unix seconds)."""
+        expires = int(time.time()) + ttl
+        query = urlencode(
+            {
+                "tenant": tenant_id,
+                "expires": expires,
+                "signature": self._signature(method, tenant_id, file_id, expires),
+            }
+        )
+        return f"{self.public_url}{path}?{query}", expires
+
+    def verify(
+        self, method: str, tenant_id: str, file_id: str, expires: str, signature: str
+    ) -> str | None:
+        """None when valid, else the reason it is not."""
+        if not signature.isascii():
+            return "the signature does not match this URL"
+        try:
+            exp = int(expires)
+        except ValueError:
+            return "the expires parameter is not a number"
+        expected = self._signature(method, tenant_id, file_id, exp)
+        if not hmac.compare_digest(expected, signature):
+            return "the signature does not match this URL"
+        if exp <= int(time.time()):
+            return "the URL has expired"
+        return None

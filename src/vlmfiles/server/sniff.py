@@ -1,0 +1,175 @@
+"""What a file is (judged from its bytes, never its name) and which purposes accept it.
+
+Binary formats are recognised by their magic numbers with the ``filetype`` library; text is
+told apart here (JSON, HTML, SVG, XML, CSV/plain), since ``filetype`` only knows binaries.
+
+| purpose            | accepts                                                        |
+|--------------------|----------------------------------------------------------------|
+| vision             | raster images: JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF, AVIF |
+| fine-tune          | JSON or JSONL that parses (UTF-8)                              |
+| assistants, assistants_output, batch, batch_output, datasets | any non-empty file |
+
+``docs/purposes.md`` carries the same table; a test keeps them in step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import filetype
+
+from .errors import BadRequest, UnsupportedMediaType
+
+PURPOSES = (
+    "fine-tune",
+    "assistants",
+    "assistants_output",
+    "batch",
+    "batch_output",
+    "vision",
+    "datasets",
+)
+DEFAULT_PURPOSE = "assistants"
+
+VISION_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/bmp",
+        "image/tiff",
+        "image/heic",
+        "image/heif",
+        "image/avif",
+    }
+)
+JSON_TYPES = frozenset({"application/json", "application/x-ndjson"})
+
+# Types a browser would render or run: always served as attachments, with nosniff.
+ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "image/svg+xml",
+        "application/xml",
+        "text/xml",
+        "application/xhtml+xml",
+        "application/javascript",
+        "application/pdf",
+    }
+)
+
+SNIFF_BYTES = 8192
+
+
+def check_purpose(purpose: str) -> str:
+    if purpose not in PURPOSES:
+        raise BadRequest(f"Unknown purpose {purpose!r}. Valid purposes: {', '.join(PURPOSES)}.")
+    return purpose
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the end of the sniffed window is still text.
+        return exc.start >= len(head) - 3
+    return True
+
+
+def detect(head: bytes) -> str:
+    """The media type of a file whose first bytes are ``head``."""
+    kind = filetype.guess(head)
+    if kind is not None:
+        return kind.mime
+    if not _looks_like_text(head):
+        return "application/octet-stream"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"{", b"[")):
+        return "application/json"
+    if text.startswith((b"<!doctype html", b"<html")) or b"<script" in text[:1024]:
+        return "text/html"
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
+        return "image/svg+xml"
+    if text.startswith(b"<?xml"):
+        return "application/xml"
+    if text.startswith(b"%pdf"):
+        return "application/pdf"
+    return "text/plain"
+
+
+@dataclass
+class JsonValidator:
+    """Checks, as the bytes stream past, that a fine-tune file is JSONL or one JSON document.
+
+    JSONL is validated line by line in constant memory. A file that is not JSONL may still be
+    a single (pretty-printed) JSON document: those are kept up to ``max_document`` bytes and
+    parsed whole at the end."""
+
+    max_document: int
+    _partial: bytes = b""
+    _lines: int = 0
+    _jsonl_error: str | None = None
+    _document: bytearray | None = field(default_factory=bytearray)
+
+    def feed(self, data: bytes) -> None:
+        if self._document is not None:
+            if len(self._document) + len(data) <= self.max_document:
+                self._document += data
+            else:
+                self._document = None
+        if self._jsonl_error is not None:
+            return
+        buf = self._partial + data
+        *lines, self._partial = buf.split(b"\n")
+        for line in lines:
+            self._check_line(line)
+            if self._jsonl_error is not None:
+                self._partial = b""
+                return
+
+    def _check_line(self, line: bytes) -> None:
+        self._lines += 1
+        if not line.strip():
+            return
+        try:
+            json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._jsonl_error = f"line {self._lines} is not valid JSON ({exc})"
+
+    def finish(self) -> str:
+        """The detected type, or raise 415 saying what is wrong."""
+        if self._jsonl_error is None and self._partial:
+            self._check_line(self._partial)
+        if self._jsonl_error is None:
+            return "application/x-ndjson" if self._lines > 1 else "application/json"
+        if self._document is None:
+            raise UnsupportedMediaType(
+                f"Purpose 'fine-tune' accepts JSON or JSONL. This file is not JSONL "
+                f"({self._jsonl_error}), and a single JSON document is only accepted up to "
+                f"{self.max_document} bytes; send larger training data as JSONL."
+            )
+        try:
+            json.loads(bytes(self._document))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UnsupportedMediaType(
+                f"Purpose 'fine-tune' accepts JSON or JSONL that parses; this file is "
+                f"neither: {exc}."
+            ) from None
+        return "application/json"
+
+
+def check_accepted(purpose: str, content_type: str) -> None:
+    """Raise 415 if ``purpose`` does not take files of ``content_type``."""
+    if purpose == "vision" and content_type not in VISION_TYPES:
+        raise UnsupportedMediaType(
+            f"Purpose 'vision' accepts raster images ({', '.join(sorted(VISION_TYPES))}); "
+            f"this file's bytes are {content_type}."
+        )
+    if purpose == "fine-tune" and content_type not in JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"Purpose 'fine-tune' accepts JSON or JSONL; this file's bytes are {content_type}."
+        )
