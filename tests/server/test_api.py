@@ -82,7 +82,9 @@ def test_list_is_newest_first_with_skip_limit_purpose_and_cursor(api):
     assert isinstance(everything, list)
     assert [f["id"] for f in everything] == [vision, *reversed(ids)]
     assert [f["id"] for f in api.get("/files", params={"limit": 3}).json()] == [
-        vision, ids[6], ids[5]
+        vision,
+        ids[6],
+        ids[5],
     ]
     page2 = api.get("/files", params={"skip": 3, "limit": 3}).json()
     assert [f["id"] for f in page2] == [ids[4], ids[3], ids[2]]
@@ -144,7 +146,10 @@ def test_presigned_upload_flow(api):
     assert v.status_code == 200
     f = v.json()
     assert (f["id"], f["filename"], f["bytes"], f["purpose"]) == (
-        body["id"], "big.zip", 20_000, "datasets"
+        body["id"],
+        "big.zip",
+        20_000,
+        "datasets",
     )
     assert api.get(f"/files/{f['id']}/content").content == content
     # The URL is single-use.
@@ -187,9 +192,14 @@ def test_openapi_and_docs(server):
     spec = httpx.get(server.origin + "/openapi.json").json()
     paths = spec["paths"]
     for p in (
-        "/v1/files", "/v1/files/{file_id}", "/v1/files/{file_id}/content",
-        "/v1/files/hash/{digest}", "/v1/files/presigned-url",
-        "/v1/files/verify-upload/{upload_id}", "/v1/uploads/{upload_id}", "/v1/health",
+        "/v1/files",
+        "/v1/files/{file_id}",
+        "/v1/files/{file_id}/content",
+        "/v1/files/hash/{digest}",
+        "/v1/files/presigned-url",
+        "/v1/files/verify-upload/{upload_id}",
+        "/v1/uploads/{upload_id}",
+        "/v1/health",
     ):
         assert p in paths, p
     assert "multipart/form-data" in paths["/v1/files"]["post"]["requestBody"]["content"]

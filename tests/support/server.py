@@ -51,7 +51,11 @@ class ServerProcess:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            vlmfiles_cmd(*args), env=self._env(), capture_output=True, text=True, check=check,
+            vlmfiles_cmd(*args),
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            check=check,
             timeout=120,
         )
 
@@ -83,7 +87,9 @@ class ServerProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
             self.proc = subprocess.Popen(
                 vlmfiles_cmd("serve", "--port", str(self.port), *extra),
-                env=self._env(), stdout=log, stderr=subprocess.STDOUT,
+                env=self._env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

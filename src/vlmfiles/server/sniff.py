@@ -90,10 +90,10 @@ def detect(head: bytes) -> str:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"{", b"[")):
         return "application/json"
-    if text.startswith((b"<!doctype html", b"<html")) or b"<script" in text[:1024]:
-        return "text/html"
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
         return "image/svg+xml"
+    if text.startswith((b"<!doctype html", b"<html")) or b"<script" in text[:1024]:
+        return "text/html"
     if text.startswith(b"<?xml"):
         return "application/xml"
     if text.startswith(b"%pdf"):
