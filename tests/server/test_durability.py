@@ -1,0 +1,141 @@
+"""Interrupted uploads leave nothing; concurrent uploads and deletes never lose a file."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.server.helpers import sha256, unique, upload
+from tests.support.server import ServerProcess
+
+
+def _blob_files(data_dir) -> list:
+    return [p for p in (data_dir / "blobs").glob("??/??/*") if p.is_file()]
+
+
+def _staging(data_dir) -> list:
+    return list((data_dir / "blobs" / ".staging").iterdir())
+
+
+def _wait_until(cond, timeout=10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def _start_upload(port: int, key: str, total: int, send: int) -> socket.socket:
+    """Open a multipart upload declaring ``total`` file bytes and send only ``send``."""
+    head = b'--abc\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\n\r\n'
+    tail = b"\r\n--abc--\r\n"
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(
+        (
+            f"POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: multipart/form-data; boundary=abc\r\n"
+            f"Content-Length: {len(head) + total + len(tail)}\r\n\r\n"
+        ).encode()
+        + head
+    )
+    s.sendall(unique(send))
+    return s
+
+
+def test_upload_cut_off_mid_stream_leaves_no_file_and_no_staging(server, api):
+    key = api.headers["authorization"].split()[1]
+    before = len(_blob_files(server.data_dir))
+    s = _start_upload(server.port, key, total=8 * 1024 * 1024, send=3 * 1024 * 1024)
+    time.sleep(0.3)
+    assert _staging(server.data_dir), "the upload should be staging while it streams"
+    s.close()
+    assert _wait_until(lambda: _staging(server.data_dir) == [])
+    assert api.get("/files").json() == []
+    assert len(_blob_files(server.data_dir)) == before
+
+
+def test_kill_9_mid_upload_then_restart_cleans_up(tmp_path):
+    srv = ServerProcess(data_dir=tmp_path / "data").start()
+    try:
+        with srv.client() as c:
+            kept = upload(c, unique(1000)).json()
+        s = _start_upload(srv.port, srv.api_key, total=8 * 1024 * 1024, send=2 * 1024 * 1024)
+        assert _wait_until(lambda: _staging(srv.data_dir) != [])
+        srv.kill()
+        s.close()
+        assert _staging(srv.data_dir), "a killed server leaves its staging file behind"
+        srv.start()  # same data dir, same port
+        assert _staging(srv.data_dir) == []
+        with srv.client() as c:
+            files = c.get("/files").json()
+            assert [f["id"] for f in files] == [kept["id"]]
+            assert c.get(f"/files/{kept['id']}/content").status_code == 200
+        assert len(_blob_files(srv.data_dir)) == 1
+    finally:
+        srv.stop()
+
+
+def test_concurrent_identical_uploads_end_as_one_record(server):
+    key = server.new_key(f"c-{uuid.uuid4().hex[:8]}")
+    content = unique(256 * 1024)
+
+    def go(_: int) -> dict:
+        with server.client(key) as c:
+            r = upload(c, content, "same.bin")
+            assert r.status_code == 201, r.text
+            return r.json()
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(go, range(32)))
+    assert len({r["id"] for r in results}) == 1
+    with server.client(key) as c:
+        assert len(c.get("/files").json()) == 1
+        assert sha256(c.get(f"/files/{results[0]['id']}/content").content) == sha256(content)
+    assert _staging(server.data_dir) == []
+
+
+def test_delete_racing_an_upload_of_the_same_content_never_loses_the_new_file(server):
+    key = server.new_key(f"r-{uuid.uuid4().hex[:8]}")
+    with server.client(key) as c:
+        for round_ in range(15):
+            content = unique(64 * 1024)
+            old = upload(c, content, purpose="batch").json()
+
+            def delete_old() -> int:
+                with server.client(key) as c2:
+                    return c2.delete(f"/files/{old['id']}").status_code
+
+            def upload_new() -> dict:
+                with server.client(key) as c2:
+                    return upload(c2, content, purpose="datasets").json()
+
+            with ThreadPoolExecutor(2) as pool:
+                d = pool.submit(delete_old)
+                u = pool.submit(upload_new)
+                assert d.result() == 200
+                new = u.result()
+            r = c.get(f"/files/{new['id']}/content")
+            assert r.status_code == 200, f"round {round_}: {r.text}"
+            assert r.content == content
+            c.delete(f"/files/{new['id']}")
+
+
+def test_presigned_put_cut_off_leaves_nothing(server, api):
+    p = api.post("/files/presigned-url", json={"filename": "x"}).json()
+    url = httpx.URL(p["url"])
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.sendall(
+        f"PUT {url.raw_path.decode()} HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n".encode()
+        + unique(1_000_000)
+    )
+    time.sleep(0.2)
+    s.close()
+    assert _wait_until(lambda: _staging(server.data_dir) == [])
+    assert api.get(f"/files/verify-upload/{p['id']}").status_code == 409
+    # The URL still works for a complete upload afterwards.
+    assert httpx.put(p["url"], content=unique(1000)).status_code == 200
