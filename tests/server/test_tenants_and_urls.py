@@ -77,9 +77,7 @@ def test_signed_download_url_tampering_is_403(api, server):
 
 
 def test_signed_urls_ignore_a_spoofed_host_header(api, server):
-    r = api.post(
-        "/files", files={"file": ("a.bin", unique())}, headers={"Host": "evil.example"}
-    )
+    r = api.post("/files", files={"file": ("a.bin", unique())}, headers={"Host": "evil.example"})
     assert r.json()["url"].startswith(server.origin + "/v1/files/")
     p = api.post(
         "/files/presigned-url", json={"filename": "a"}, headers={"Host": "evil.example"}
