@@ -76,8 +76,48 @@ def test_kill_9_mid_upload_then_restart_cleans_up(tmp_path):
             assert [f["id"] for f in files] == [kept["id"]]
             assert c.get(f"/files/{kept['id']}/content").status_code == 200
         assert len(_blob_files(srv.data_dir)) == 1
+        srv.stop()
+        check = srv.cli("fsck", "--verify-hashes", check=False)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "0 problem(s)" in check.stdout
     finally:
         srv.stop()
+
+
+def test_a_flipped_byte_is_never_served_and_fsck_names_it(tmp_path):
+    srv = ServerProcess(data_dir=tmp_path / "data").start()
+    try:
+        content = unique(300_000)
+        with srv.client() as c:
+            f = upload(c, content).json()
+        (blob,) = _blob_files(srv.data_dir)
+        data = bytearray(blob.read_bytes())
+        data[150_000] ^= 0xFF
+        blob.write_bytes(bytes(data))
+        with srv.client() as c:
+            try:
+                r = c.get(f"/files/{f['id']}/content")
+                served = r.content
+            except httpx.HTTPError:
+                served = None  # the server broke the response off: what we want
+            assert served != bytes(data), "corrupt bytes were served in full"
+        check = srv.cli("fsck", "--verify-hashes", check=False)
+        assert check.returncode == 1 and f"corrupt blob {f['sha256']}" in check.stdout
+    finally:
+        srv.stop()
+
+
+def test_fsck_reports_and_repairs_orphans(tmp_path):
+    srv = ServerProcess(data_dir=tmp_path / "data").start()
+    srv.stop()
+    orphan = srv.data_dir / "blobs" / "ab" / "cd" / ("abcd" + "0" * 60)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"nobody's")
+    check = srv.cli("fsck", check=False)
+    assert check.returncode == 1 and "orphan object" in check.stdout
+    assert srv.cli("fsck", "--repair", check=False).returncode == 0
+    assert not orphan.exists()
+    assert srv.cli("fsck", check=False).returncode == 0
 
 
 def test_concurrent_identical_uploads_end_as_one_record(server):

@@ -238,5 +238,47 @@ def db_upgrade(
     typer.echo(f"Database at revision {migrate.head_revision()}.", err=True)
 
 
+@server_app.command()
+def fsck(
+    repair: Annotated[
+        bool, typer.Option(help="Delete orphans, release unreferenced blobs.")
+    ] = False,
+    verify_hashes: Annotated[
+        bool, typer.Option(help="Re-hash every blob (reads everything).")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    storage_url: Annotated[str | None, typer.Option(help="Blob store URL.")] = None,
+    config: ConfigFile = None,
+) -> None:
+    """Check that metadata and blobs agree. Exit 0 when clean, 1 when problems remain."""
+    settings = _settings(
+        config, data_dir=data_dir, database_url=database_url, storage_url=storage_url
+    )
+    _prepare_database(settings)
+    from vlmfiles.server.app import build_service
+    from vlmfiles.server.fsck import fsck as run_fsck
+
+    async def go() -> Any:
+        service = await build_service(settings)
+        try:
+            return await run_fsck(service, verify_hashes=verify_hashes, repair=repair)
+        finally:
+            await service.store.close()
+
+    report = asyncio.run(go())
+    for line in report.problems:
+        typer.echo(f"problem: {line}")
+    for line in report.repaired:
+        typer.echo(f"repaired: {line}")
+    remaining = len(report.problems) - len(report.repaired)
+    typer.echo(
+        f"checked {report.checked_blobs} blob(s): {len(report.problems)} problem(s), "
+        f"{len(report.repaired)} repaired"
+    )
+    if remaining > 0:
+        raise typer.Exit(1)
+
+
 server_app.add_typer(keys_app, name="keys")
 server_app.add_typer(db_app, name="db")
