@@ -13,6 +13,8 @@ adds the part count, field size and preamble limits.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -46,8 +48,42 @@ class Staged:
     json_type: str | None  # set when a JsonValidator ran: the validated JSON type
 
 
+class _Worker(threading.Thread):
+    """A thread that applies ``fn`` to each batch it is given, in order.
+
+    The event loop hands batches over and goes back to reading the socket at once; a
+    bounded queue (``DEPTH`` batches) keeps memory flat when the disk is the slower side."""
+
+    DEPTH = 4
+
+    def __init__(self, fn: Callable[[bytes], object], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.fn = fn
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self.DEPTH)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while (buf := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.fn(buf)
+                except BaseException as exc:  # reported to the event loop by the sink
+                    self.error = exc
+
+    async def put(self, buf: bytes | None) -> None:
+        try:
+            self.queue.put_nowait(buf)
+        except queue.Full:
+            await anyio.to_thread.run_sync(self.queue.put, buf, abandon_on_cancel=False)
+
+
 class HashingSink:
-    """Receives the file's bytes; runs the hashing and writing in worker threads."""
+    """Receives the file's bytes; hashing and writing run in worker threads.
+
+    A body that fits in one batch (most files) is hashed and written in a single thread
+    hop at the end. A larger one starts two threads: md5 in one, sha256 + the write (+ the
+    fine-tune validator) in the other, so the two hashes and the disk work in parallel
+    while the event loop keeps reading (hashlib and file writes release the GIL)."""
 
     def __init__(self, writer: BlobWriter, limit: int, validator: JsonValidator | None) -> None:
         self.writer = writer
@@ -59,6 +95,8 @@ class HashingSink:
         self._md5 = hashlib.md5()
         self._pending: list[bytes] = []
         self._pending_len = 0
+        self._workers: list[_Worker] = []
+        self._closed = False
 
     def add(self, data: bytes) -> None:
         self.size += len(data)
@@ -81,17 +119,58 @@ class HashingSink:
         if self.validator is not None:
             self.validator.feed(buf)
 
-    async def flush(self) -> None:
-        if not self._pending:
-            return
+    def _everything(self, buf: bytes) -> None:
+        self._md5.update(buf)
+        self._write_and_sha(buf)
+
+    def _take(self) -> bytes:
         buf = b"".join(self._pending)
         self._pending.clear()
         self._pending_len = 0
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(anyio.to_thread.run_sync, self._md5.update, buf)
-            tg.start_soon(anyio.to_thread.run_sync, self._write_and_sha, buf)
+        return buf
 
-    def staged(self, filename: str | None, fields: dict[str, str]) -> Staged:
+    def _raise_worker_error(self) -> None:
+        for w in self._workers:
+            if w.error is not None:
+                raise w.error
+
+    async def flush(self) -> None:
+        """Hand the pending batch to the workers (starting them on the first batch)."""
+        if not self._pending:
+            return
+        if not self._workers:
+            self._workers = [
+                _Worker(self._md5.update, "vlmfiles-md5"),
+                _Worker(self._write_and_sha, "vlmfiles-sha256-write"),
+            ]
+            for w in self._workers:
+                w.start()
+        self._raise_worker_error()
+        buf = self._take()
+        for w in self._workers:
+            await w.put(buf)
+
+    async def close(self) -> None:
+        """Process what is pending and wait for the workers. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._workers:
+            buf = self._take()
+            if buf:
+                await anyio.to_thread.run_sync(self._everything, buf, abandon_on_cancel=False)
+            return
+        buf = self._take()
+        for w in self._workers:
+            if buf:
+                await w.put(buf)
+            await w.put(None)
+        for w in self._workers:
+            await anyio.to_thread.run_sync(w.join, abandon_on_cancel=False)
+        self._raise_worker_error()
+
+    async def finish(self, filename: str | None, fields: dict[str, str]) -> Staged:
+        await self.close()
         json_type = self.validator.finish() if self.validator is not None else None
         return Staged(
             writer=self.writer,
@@ -103,6 +182,17 @@ class HashingSink:
             fields=fields,
             json_type=json_type,
         )
+
+    async def abort(self) -> None:
+        """Stop the workers, then discard the staged bytes."""
+        with anyio.CancelScope(shield=True):
+            self._pending.clear()
+            self._pending_len = 0
+            try:
+                await self.close()
+            except BaseException:  # noqa: S110 - the error that made us abort matters more
+                pass
+            await anyio.to_thread.run_sync(self.writer.abort)
 
 
 async def _drain(stream: AsyncIterator[bytes], budget: int) -> None:
@@ -133,10 +223,9 @@ async def ingest_raw(
         except PayloadTooLarge:
             await _drain(stream, DRAIN_LIMIT)
             raise
-        await sink.flush()
-        return sink.staged(None, {})
+        return await sink.finish(None, {})
     except BaseException:
-        await anyio.to_thread.run_sync(writer.abort)
+        await sink.abort()
         raise
 
 
@@ -310,8 +399,7 @@ async def ingest_multipart(
             raise BadRequest("The multipart body has no part named 'file'.")
         if not state.ended or not state.file_done:
             raise BadRequest("The multipart body ended before its closing boundary.")
-        await sink.flush()
-        return sink.staged(state.filename, state.fields)
+        return await sink.finish(state.filename, state.fields)
     except BaseException:
-        await anyio.to_thread.run_sync(writer.abort)
+        await sink.abort()
         raise

@@ -24,8 +24,8 @@ from typing import Any
 
 import anyio
 
-from .errors import BadRequest, Conflict, Forbidden, NotFound
-from .ingest import Staged, clean_filename, ingest_multipart, ingest_raw
+from .errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from .ingest import HashingSink, Staged, clean_filename, ingest_multipart, ingest_raw
 from .metadata.store import FileRecord, MetadataStore, UploadRecord, now_us
 from .security import UrlSigner, new_file_id
 from .settings import Settings
@@ -184,7 +184,16 @@ class FileService:
                 file_id=None,
             )
         )
-        url, _ = self.signer.sign("PUT", f"/v1/uploads/{upload_id}", tenant_id, upload_id, ttl)
+        if self.direct_uploads:
+            # Straight to the object store; verify-upload then hashes and commits it.
+            url = await anyio.to_thread.run_sync(
+                self.blobs.presign_put,
+                upload_id,
+                ttl,
+                content_type,  # type: ignore[attr-defined]
+            )
+        else:
+            url, _ = self.signer.sign("PUT", f"/v1/uploads/{upload_id}", tenant_id, upload_id, ttl)
         return {
             "id": upload_id,
             "url": url,
@@ -197,6 +206,11 @@ class FileService:
             "created_at": iso(created),
             "expiration": ttl,
         }
+
+    @property
+    def direct_uploads(self) -> bool:
+        """Whether presigned uploads go straight to the blob store (S3) or through us."""
+        return hasattr(self.blobs, "presign_put")
 
     def check_signature(
         self, method: str, tenant_id: str, file_id: str, expires: str, signature: str
@@ -232,6 +246,10 @@ class FileService:
         upload = await self.store.get_upload(tenant_id, upload_id)
         if upload is None:
             raise NotFound(f"No upload {upload_id!r}.")
+        if upload.file_id is None and self.direct_uploads:
+            size = await anyio.to_thread.run_sync(self.blobs.incoming_size, upload.id)  # type: ignore[attr-defined]
+            if size is not None:
+                return await self._adopt_incoming(upload, size)
         if upload.file_id is None:
             if upload.expires_us < now_us():
                 raise NotFound(f"Upload {upload_id!r} expired before any bytes were sent.")
@@ -242,6 +260,42 @@ class FileService:
         rec = await self.store.get_file(tenant_id, upload.file_id)
         if rec is None:
             raise NotFound(f"The file of upload {upload_id!r} has since been deleted.")
+        return rec
+
+    async def _adopt_incoming(self, upload: UploadRecord, size: int) -> FileRecord:
+        """Hash an object PUT straight to the store, then commit it like any upload."""
+        if size > self.settings.max_file_size:
+            await anyio.to_thread.run_sync(self.blobs.delete_incoming, upload.id)  # type: ignore[attr-defined]
+            raise PayloadTooLarge(
+                f"File too large: {size} bytes were uploaded and the limit is "
+                f"{self.settings.max_file_size} bytes. The upload was discarded."
+            )
+        incoming = IncomingBlob(self.blobs, upload.id)
+        sink = HashingSink(
+            incoming, self.settings.max_file_size, self._validator_for(upload.purpose)
+        )
+        try:
+            chunks = self.blobs.read_incoming(upload.id)  # type: ignore[attr-defined]
+            while True:
+                chunk = await anyio.to_thread.run_sync(next, chunks, None)
+                if chunk is None:
+                    break
+                sink.add(chunk)
+                if sink.ready:
+                    await sink.flush()
+            staged = await sink.finish(None, {})
+        except BaseException:
+            await sink.abort()
+            raise
+        rec, created = await self._commit(
+            upload.tenant_id, staged, upload.purpose, upload.filename, upload.id
+        )
+        if not await self.store.complete_upload(upload.id, rec.id):
+            winner = await self.store.get_upload(upload.tenant_id, upload.id)
+            if winner is not None and winner.file_id is not None:
+                found = await self.store.get_file(upload.tenant_id, winner.file_id)
+                if found is not None:
+                    return found
         return rec
 
     # Reads and deletes ------------------------------------------------------------------
@@ -329,5 +383,25 @@ class FileService:
             released += await self.release_blob(sha)
         expired = await self.store.expired_uploads(now_us())
         for up in expired:
+            if self.direct_uploads:
+                await anyio.to_thread.run_sync(self.blobs.delete_incoming, up.id)  # type: ignore[attr-defined]
             await self.store.delete_upload(up.id)
         return {"staging": staging, "pins": pins, "blobs": released, "uploads": len(expired)}
+
+
+class IncomingBlob:
+    """A directly uploaded object seen as a staged blob: the hashing sink's writer (its
+    bytes are already stored, so ``write`` does nothing), committed by a copy in the store."""
+
+    def __init__(self, blobs: BlobStore, upload_id: str) -> None:
+        self.blobs = blobs
+        self.upload_id = upload_id
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def commit(self, key: str) -> None:
+        self.blobs.commit_incoming(self.upload_id, key)  # type: ignore[attr-defined]
+
+    def abort(self) -> None:
+        self.blobs.delete_incoming(self.upload_id)  # type: ignore[attr-defined]
