@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, insert, or_, select, update
+from sqlalchemy import delete, event, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -232,11 +232,9 @@ class MetadataStore:
         if purpose is not None:
             q = q.where(files.c.purpose == purpose)
         if after is not None:
+            # A row-value comparison, so both databases seek the index to the cursor.
             q = q.where(
-                or_(
-                    files.c.created_us < after.created_us,
-                    and_(files.c.created_us == after.created_us, files.c.id < after.id),
-                )
+                tuple_(files.c.created_us, files.c.id) < tuple_(after.created_us, after.id)
             )
         q = q.order_by(files.c.created_us.desc(), files.c.id.desc()).offset(skip).limit(limit)
         async with self._read() as conn:
