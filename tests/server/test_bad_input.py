@@ -13,7 +13,7 @@ from tests.server.helpers import assert_error, png, unique, upload
 
 
 def _staging(server) -> list:
-    return list((server.data_dir / "blobs" / ".staging").iterdir())
+    return server.staging()
 
 
 def _count(api) -> int:

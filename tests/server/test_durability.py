@@ -49,14 +49,13 @@ def _start_upload(port: int, key: str, total: int, send: int) -> socket.socket:
 
 def test_upload_cut_off_mid_stream_leaves_no_file_and_no_staging(server, api):
     key = api.headers["authorization"].split()[1]
-    before = len(_blob_files(server.data_dir))
-    s = _start_upload(server.port, key, total=8 * 1024 * 1024, send=3 * 1024 * 1024)
-    time.sleep(0.3)
-    assert _staging(server.data_dir), "the upload should be staging while it streams"
+    before = server.blob_keys()
+    s = _start_upload(server.port, key, total=24 * 1024 * 1024, send=20 * 1024 * 1024)
+    assert _wait_until(lambda: server.staging() != []), "the upload should be staging"
     s.close()
-    assert _wait_until(lambda: _staging(server.data_dir) == [])
+    assert _wait_until(lambda: server.staging() == [])
     assert api.get("/files").json() == []
-    assert len(_blob_files(server.data_dir)) == before
+    assert server.blob_keys() == before
 
 
 def test_kill_9_mid_upload_then_restart_cleans_up(tmp_path):
@@ -136,7 +135,7 @@ def test_concurrent_identical_uploads_end_as_one_record(server):
     with server.client(key) as c:
         assert len(c.get("/files").json()) == 1
         assert sha256(c.get(f"/files/{results[0]['id']}/content").content) == sha256(content)
-    assert _staging(server.data_dir) == []
+    assert server.staging() == []
 
 
 def test_delete_racing_an_upload_of_the_same_content_never_loses_the_new_file(server):
@@ -175,7 +174,7 @@ def test_presigned_put_cut_off_leaves_nothing(server, api):
     )
     time.sleep(0.2)
     s.close()
-    assert _wait_until(lambda: _staging(server.data_dir) == [])
+    assert _wait_until(lambda: server.staging() == [])
     assert api.get(f"/files/verify-upload/{p['id']}").status_code == 409
     # The URL still works for a complete upload afterwards.
     assert httpx.put(p["url"], content=unique(1000)).status_code == 200

@@ -123,6 +123,48 @@ class ServerProcess:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
+    # Looking inside, whatever the stack ------------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        return self.env.get("VLMFILES_DATABASE_URL") or (
+            f"sqlite:///{self.data_dir.resolve() / 'metadata.sqlite3'}"
+        )
+
+    @property
+    def storage_url(self) -> str:
+        return self.env.get("VLMFILES_STORAGE_URL") or (self.data_dir.resolve() / "blobs").as_uri()
+
+    @property
+    def is_s3(self) -> bool:
+        return self.storage_url.startswith("s3://")
+
+    def blob_store(self):
+        """The server's blob store, opened from the test process (same code, same URL)."""
+        from vlmfiles.server.storage import open_blob_store
+
+        old = {k: os.environ.get(k) for k in self.env if k.startswith("AWS_")}
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith("AWS_")})
+        try:
+            return open_blob_store(self.storage_url)
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def blob_keys(self) -> set[str]:
+        return set(self.blob_store().keys())
+
+    def staging(self) -> list[str]:
+        """Staged (uncommitted) upload bytes: temp files, or S3 objects/multipart uploads."""
+        if not self.is_s3:
+            staging = self.data_dir / "blobs" / ".staging"
+            return [p.name for p in staging.iterdir()] if staging.exists() else []
+        store = self.blob_store()
+        return list(store.staging_entries())
+
     def client(self, key: str | None = None, **kw) -> httpx.Client:
         return httpx.Client(
             base_url=self.base_url,

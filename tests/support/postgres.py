@@ -1,0 +1,44 @@
+"""A fresh PostgreSQL database per test session, on the server at VLMFILES_TEST_PG_URL.
+
+CI (`.ci/run`) makes sure that server is up; the tests fail, never skip, when it is not."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def admin_url() -> str:
+    return os.environ.get("VLMFILES_TEST_PG_URL", DEFAULT)
+
+
+async def _execute(url: str, sql: str) -> None:
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+        database=u.database,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """Create an empty database, yield its URL, drop it afterwards."""
+    base = admin_url()
+    name = f"vlmfiles_test_{secrets.token_hex(6)}"
+    asyncio.run(_execute(base, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_execute(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
