@@ -2,30 +2,76 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from tests.support.postgres import fresh_database
 from tests.support.server import ServerProcess
+
+STACKS = [s for s in os.environ.get("VLMFILES_TEST_STACKS", "embedded,scale").split(",") if s]
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A `vlmfiles serve` on the embedded default (SQLite + local disk), default limits.
+def seaweed(tmp_path_factory: pytest.TempPathFactory):
+    """A real SeaweedFS (master, volume, filer, S3) on free loopback ports."""
+    from tests.support.seaweed import start_seaweed
 
-    Attributes: base_url (ends in /v1), api_key, data_dir, new_key(tenant), client(key)."""
-    srv = ServerProcess(data_dir=tmp_path_factory.mktemp("server") / "data")
-    srv.start()
-    yield srv
-    srv.stop()
+    handle = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    yield handle
+    handle.stop()
+
+
+def scale_env(seaweed, database_url: str, bucket: str) -> dict[str, str]:
+    """Settings for the scale stack: PostgreSQL metadata, SeaweedFS S3 blobs."""
+    return {
+        "VLMFILES_DATABASE_URL": database_url,
+        "VLMFILES_STORAGE_URL": seaweed.storage_url(bucket),
+        "VLMFILES_SECRET_KEY": "test-secret-shared-by-all-processes",
+        "AWS_ACCESS_KEY_ID": seaweed.access_key,
+        "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
+        "AWS_DEFAULT_REGION": seaweed.region,
+    }
+
+
+def _start(request, tmp_path_factory, name: str, env: dict[str, str]) -> Iterator[ServerProcess]:
+    stack = request.param
+    data_dir = tmp_path_factory.mktemp(f"{name}-{stack}") / "data"
+    if stack == "embedded":
+        srv = ServerProcess(data_dir=data_dir, env=env)
+        srv.start()
+        yield srv
+        srv.stop()
+        return
+    with fresh_database() as url:
+        if stack == "postgres":  # PostgreSQL + local disk (a shared filesystem in production)
+            extra = {"VLMFILES_DATABASE_URL": url}
+        else:
+            seaweed = request.getfixturevalue("seaweed")
+            extra = scale_env(seaweed, url, f"{name}-{uuid.uuid4().hex[:8]}")
+        srv = ServerProcess(data_dir=data_dir, env={**env, **extra})
+        srv.cli("db", "upgrade")
+        srv.start()
+        yield srv
+        srv.stop()
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def server(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A `vlmfiles serve` per stack: embedded (SQLite + local disk) and scale (PostgreSQL +
+    SeaweedFS S3), default limits.
+
+    Attributes: base_url (ends in /v1), api_key, data_dir, new_key(tenant), client(key),
+    blob_store(), blob_keys(), staging()."""
+    yield from _start(request, tmp_path_factory, "server", {})
 
 
 @pytest.fixture
 def api(server: ServerProcess) -> Iterator[httpx.Client]:
     """An httpx client on the server's /v1 with a fresh tenant's key (tests stay isolated)."""
-    import uuid
-
     key = server.new_key(f"t-{uuid.uuid4().hex[:10]}")
     with server.client(key) as c:
         yield c
@@ -34,13 +80,9 @@ def api(server: ServerProcess) -> Iterator[httpx.Client]:
 SMALL_LIMIT = 1024 * 1024
 
 
-@pytest.fixture(scope="session")
-def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server whose file size limit is SMALL_LIMIT (1 MiB), for 413 tests."""
-    srv = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("small") / "data",
-        env={"VLMFILES_MAX_FILE_SIZE": str(SMALL_LIMIT)},
+@pytest.fixture(scope="session", params=STACKS)
+def small_server(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server per stack whose file size limit is SMALL_LIMIT (1 MiB), for 413 tests."""
+    yield from _start(
+        request, tmp_path_factory, "small", {"VLMFILES_MAX_FILE_SIZE": str(SMALL_LIMIT)}
     )
-    srv.start()
-    yield srv
-    srv.stop()

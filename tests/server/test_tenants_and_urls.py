@@ -117,8 +117,29 @@ def test_revoked_key_stops_working_at_once(server):
 
 
 def test_keys_are_stored_hashed(server):
+    import asyncio
+
+    from sqlalchemy import select
+
+    from vlmfiles.server.metadata.store import MetadataStore
+    from vlmfiles.server.metadata.tables import api_keys
+    from vlmfiles.server.security import hash_api_key
+
     key = server.new_key("hashed-check")
-    raw = (server.data_dir / "metadata.sqlite3").read_bytes()
-    wal = server.data_dir / "metadata.sqlite3-wal"
-    raw += wal.read_bytes() if wal.exists() else b""
-    assert key.encode() not in raw
+
+    async def dump() -> str:
+        store = MetadataStore.from_url(server.database_url)
+        try:
+            async with store.engine.connect() as conn:
+                return repr([tuple(r) for r in await conn.execute(select(api_keys))])
+        finally:
+            await store.close()
+
+    rows = asyncio.run(dump())
+    assert key not in rows and key[5:] not in rows
+    assert hash_api_key(key) in rows
+    if not server.database_url.startswith("postgresql"):
+        raw = (server.data_dir / "metadata.sqlite3").read_bytes()
+        wal = server.data_dir / "metadata.sqlite3-wal"
+        raw += wal.read_bytes() if wal.exists() else b""
+        assert key.encode() not in raw

@@ -233,9 +233,7 @@ class MetadataStore:
             q = q.where(files.c.purpose == purpose)
         if after is not None:
             # A row-value comparison, so both databases seek the index to the cursor.
-            q = q.where(
-                tuple_(files.c.created_us, files.c.id) < tuple_(after.created_us, after.id)
-            )
+            q = q.where(tuple_(files.c.created_us, files.c.id) < tuple_(after.created_us, after.id))
         q = q.order_by(files.c.created_us.desc(), files.c.id.desc()).offset(skip).limit(limit)
         async with self._read() as conn:
             rows = await conn.execute(q)
@@ -246,10 +244,17 @@ class MetadataStore:
         upload commits them and creates its file record. Returns the pin id."""
         pin_id = "pin_" + secrets.token_hex(12)
         async with self._write() as conn:
+            # DO UPDATE (a no-op update), not DO NOTHING: it locks an existing row, so a
+            # concurrent release either finished first (and we insert the row anew) or
+            # waits for our pin. DO NOTHING leaves the row unlocked: the release could
+            # delete it before the pin's foreign key check (seen under test on PostgreSQL).
+            stmt = self._insert(blobs).values(
+                sha256=sha256, md5=md5, size=size, created_us=now_us()
+            )
             await conn.execute(
-                self._insert(blobs)
-                .values(sha256=sha256, md5=md5, size=size, created_us=now_us())
-                .on_conflict_do_nothing(index_elements=["sha256"])
+                stmt.on_conflict_do_update(
+                    index_elements=["sha256"], set_={"md5": stmt.excluded.md5}
+                )
             )
             await conn.execute(
                 insert(blob_pins).values(id=pin_id, sha256=sha256, created_us=now_us())
