@@ -145,11 +145,11 @@ def test_delete_racing_an_upload_of_the_same_content_never_loses_the_new_file(se
             content = unique(64 * 1024)
             old = upload(c, content, purpose="batch").json()
 
-            def delete_old() -> int:
+            def delete_old(old: dict = old) -> int:
                 with server.client(key) as c2:
                     return c2.delete(f"/files/{old['id']}").status_code
 
-            def upload_new() -> dict:
+            def upload_new(content: bytes = content) -> dict:
                 with server.client(key) as c2:
                     return upload(c2, content, purpose="datasets").json()
 
