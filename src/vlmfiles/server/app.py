@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
-from .errors import install_error_handlers, request_id
+from .errors import install_error_handlers
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import MetadataStore
+from .middleware import BackendErrorMiddleware, DrainBodyMiddleware, RequestIdMiddleware
 from .routes.files import router
 from .security import UrlSigner, load_or_create_secret
 from .service import FileService
@@ -27,31 +27,6 @@ SWEEP_INTERVAL_SECONDS = 600
 
 class SchemaNotReady(RuntimeError):
     pass
-
-
-class RequestIdMiddleware:
-    """Give every request an id (``X-Request-Id``), echoed in error bodies and logs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        from starlette.requests import Request
-
-        rid = request_id(Request(scope))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(k.lower() == b"x-request-id" for k, _ in headers):
-                    headers.append((b"x-request-id", rid.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 async def build_service(settings: Settings) -> FileService:
@@ -104,6 +79,9 @@ def create_app(settings: Settings) -> FastAPI:
         summary="A self-hostable implementation of the VLM Run Files API.",
         lifespan=lifespan,
     )
+    # Added innermost first: RequestId → DrainBody → BackendError → routes.
+    app.add_middleware(BackendErrorMiddleware)
+    app.add_middleware(DrainBodyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(router)

@@ -23,6 +23,7 @@ generic message and the request id; the stack trace goes to the log only.
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 
@@ -109,6 +110,54 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 }
 
 
+def classify_backend_error(exc: BaseException) -> ApiError | None:
+    """Map a failure of a backing service to 503/507, or None for a bug (500).
+
+    The database or the object store being unreachable is not the client's fault and will
+    pass: 503 with Retry-After (every SDK retries it). A full disk is 507."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno == errno.ENOSPC:
+            return InsufficientStorage(
+                "The server's storage is full; the upload was discarded. Retry once space "
+                "has been freed."
+            )
+        name = type(cur).__name__
+        module = type(cur).__module__
+        sqlstate = str(getattr(cur, "sqlstate", "") or "")
+        if (
+            (module.startswith("sqlalchemy") and name in ("OperationalError", "InterfaceError"))
+            or getattr(cur, "connection_invalidated", False)
+            # PostgreSQL: connection exceptions, operator intervention (shutdown, cannot
+            # connect now), insufficient resources, database not accepting connections.
+            or sqlstate.startswith(("08", "57P", "53"))
+            or sqlstate == "55000"
+            or (module.startswith("asyncpg") and "Connection" in name)
+            or (module.startswith("botocore") and name in _BOTOCORE_TRANSIENT)
+            or isinstance(cur, (ConnectionError, TimeoutError))
+        ):
+            return ServiceUnavailable(
+                "A storage backend of this server is unavailable; nothing was changed. "
+                "Retry in a few seconds.",
+                retry_after=5,
+            )
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+_BOTOCORE_TRANSIENT = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        "ConnectionError",
+    }
+)
+
+
 def request_id(request: Request) -> str:
     rid = getattr(request.state, "request_id", None)
     if rid is None:
@@ -157,6 +206,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        mapped = classify_backend_error(exc)
+        if mapped is not None:
+            log.warning(
+                "%s %s [%s]: %s", request.method, request.url.path, request_id(request), exc
+            )
+            return error_response(
+                request, mapped.status_code, mapped.type, mapped.message, mapped.headers
+            )
         log.exception(
             "internal error in %s %s [%s]", request.method, request.url.path, request_id(request)
         )

@@ -31,7 +31,6 @@ BATCH = 1024 * 1024
 MAX_PARTS = 8
 MAX_FIELD_BYTES = 1024
 MAX_PREAMBLE = 64 * 1024  # bytes the parser may see before the file part begins
-DRAIN_LIMIT = 32 * 1024 * 1024
 
 
 @dataclass
@@ -195,19 +194,6 @@ class HashingSink:
             await anyio.to_thread.run_sync(self.writer.abort)
 
 
-async def _drain(stream: AsyncIterator[bytes], budget: int) -> None:
-    """Read and drop what the client is still sending (up to ``budget`` bytes), so the
-    error answer reaches it instead of a connection reset."""
-    try:
-        with anyio.move_on_after(5):
-            async for chunk in stream:
-                budget -= len(chunk)
-                if budget <= 0:
-                    return
-    except Exception:  # the client went away: nothing left to drain
-        return
-
-
 async def ingest_raw(
     stream: AsyncIterator[bytes], store: BlobStore, limit: int, validator: JsonValidator | None
 ) -> Staged:
@@ -215,14 +201,10 @@ async def ingest_raw(
     writer = await anyio.to_thread.run_sync(store.writer)
     sink = HashingSink(writer, limit, validator)
     try:
-        try:
-            async for chunk in stream:
-                sink.add(chunk)
-                if sink.ready:
-                    await sink.flush()
-        except PayloadTooLarge:
-            await _drain(stream, DRAIN_LIMIT)
-            raise
+        async for chunk in stream:
+            sink.add(chunk)
+            if sink.ready:
+                await sink.flush()
         return await sink.finish(None, {})
     except BaseException:
         await sink.abort()
@@ -376,25 +358,21 @@ async def ingest_multipart(
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     seen = 0
     try:
-        try:
-            async for chunk in stream:
-                seen += len(chunk)
-                try:
-                    parser.write(chunk)
-                except MultipartParseError as exc:
-                    raise BadRequest(f"Malformed multipart body: {exc}") from None
-                if not state.file_seen and seen > MAX_PREAMBLE:
-                    raise BadRequest(
-                        f"No part named 'file' within the first {MAX_PREAMBLE} bytes of the "
-                        "body. Send the file in a part named 'file' (other fields first, small)."
-                    )
-                if sink.ready:
-                    await sink.flush()
-                if state.ended:
-                    break
-        except (PayloadTooLarge, BadRequest):
-            await _drain(stream, DRAIN_LIMIT)
-            raise
+        async for chunk in stream:
+            seen += len(chunk)
+            try:
+                parser.write(chunk)
+            except MultipartParseError as exc:
+                raise BadRequest(f"Malformed multipart body: {exc}") from None
+            if not state.file_seen and seen > MAX_PREAMBLE:
+                raise BadRequest(
+                    f"No part named 'file' within the first {MAX_PREAMBLE} bytes of the "
+                    "body. Send the file in a part named 'file' (other fields first, small)."
+                )
+            if sink.ready:
+                await sink.flush()
+            if state.ended:
+                break
         if not state.file_seen:
             raise BadRequest("The multipart body has no part named 'file'.")
         if not state.ended or not state.file_done:

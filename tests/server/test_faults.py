@@ -1,0 +1,88 @@
+"""Backend faults: a full disk answers 507 and recovers; a database that goes away answers
+503 with Retry-After and the service comes back by itself."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.server.helpers import assert_error, unique, upload
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 24 MiB tmpfs as the data dir (the tests run as root, like CI)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_disk_full_is_507_leaves_no_temp_and_recovers(tiny_disk):
+    srv = ServerProcess(data_dir=tiny_disk / "data").start()
+    try:
+        with srv.client() as c:
+            small = unique(100_000)
+            kept = upload(c, small).json()
+            r = upload(c, unique(40 * 1024 * 1024))
+            assert_error(r, 507, "full")
+            assert srv.staging() == []
+            # Old files stay readable; small uploads still work while there is room.
+            assert c.get(f"/files/{kept['id']}/content").content == small
+            filler = [upload(c, unique(6 * 1024 * 1024)).json() for _ in range(2)]
+            assert all("id" in f for f in filler)
+            for f in filler:
+                assert c.delete(f"/files/{f['id']}").status_code == 200
+            assert upload(c, unique(8 * 1024 * 1024)).status_code == 201
+    finally:
+        srv.stop()
+
+
+def _pg(url: str, sql: str) -> None:
+    import asyncio
+
+    from tests.support.postgres import _execute, admin_url
+
+    asyncio.run(_execute(admin_url(), sql.format(db=url.rsplit("/", 1)[1])))
+
+
+def test_postgres_down_is_503_with_retry_after_then_recovers(tmp_path):
+    from tests.support.postgres import fresh_database
+
+    with fresh_database() as url:
+        srv = ServerProcess(data_dir=tmp_path / "data", env={"VLMFILES_DATABASE_URL": url})
+        srv.cli("db", "upgrade")
+        srv.start()
+        try:
+            with srv.client() as c:
+                f = upload(c, unique()).json()
+                # Take the database away: refuse new connections, cut the open ones.
+                _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
+                _pg(
+                    url,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'",
+                )
+                for call in (
+                    lambda: c.get(f"/files/{f['id']}"),
+                    lambda: upload(c, unique()),
+                    lambda: c.get("/files"),
+                ):
+                    r = call()
+                    err = assert_error(r, 503, "unavailable")
+                    assert (
+                        r.headers["retry-after"] == "5"
+                        and err["type"] == "service_unavailable_error"
+                    )
+                assert srv.staging() == []
+                # It comes back by itself once the database does.
+                _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+                assert c.get(f"/files/{f['id']}").status_code == 200
+                assert upload(c, unique()).status_code == 201
+                assert len(c.get("/files").json()) == 2
+        finally:
+            srv.stop()
+            _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
