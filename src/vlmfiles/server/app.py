@@ -22,8 +22,6 @@ from .storage import open_blob_store
 
 log = logging.getLogger("vlmfiles.server")
 
-SWEEP_INTERVAL_SECONDS = 600
-
 
 class SchemaNotReady(RuntimeError):
     pass
@@ -58,8 +56,8 @@ async def _sweep_forever(service: FileService) -> None:
             if any(found.values()):
                 log.info("sweep removed %s", found)
         except Exception:
-            log.exception("sweep failed; retrying in %ss", SWEEP_INTERVAL_SECONDS)
-        await anyio.sleep(SWEEP_INTERVAL_SECONDS)
+            log.exception("sweep failed; retrying in %ss", service.settings.sweep_interval_seconds)
+        await anyio.sleep(service.settings.sweep_interval_seconds)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         7 * 24 * 3600, gt=0, description="Longest lifetime a presigned upload URL may ask for."
     )
     list_max_limit: int = Field(1000, gt=0, description="Largest page GET /v1/files returns.")
+    sweep_interval_seconds: int = Field(
+        600,
+        gt=0,
+        description="How often each process removes what crashed or abandoned uploads left "
+        "(staging, stale pins, unreferenced blobs, expired presigned uploads).",
+    )
     log_level: str = Field("info", description="uvicorn log level.")
 
     @classmethod
