@@ -297,6 +297,13 @@ class S3BlobStore:
             ):
                 raise
 
+    def close(self) -> None:
+        """Release the part-upload threads and the connection pools."""
+        self.pool.shutdown(wait=True)
+        self.client.close()
+        if self._presigner is not self.client:
+            self._presigner.close()
+
     # Keys ------------------------------------------------------------------------------
 
     def blob_key(self, key: str) -> str:
