@@ -8,7 +8,7 @@ What it looks for:
 | size mismatch      | stored bytes of another length than recorded             | reported only     |
 | corrupt blob       | (``--verify-hashes``) bytes whose sha256 is not their key | reported only     |
 | orphan object      | bytes in the store that no blob row knows                | deleted           |
-| unreferenced blob  | a blob row no file and no live upload references         | released          |
+| unreferenced blob  | a blob row no file references                            | released          |
 | stale staging      | staged bytes of dead writers                             | removed           |
 
 Missing and corrupt blobs are never "repaired" by deleting records: a person decides.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from .service import STALE_PIN_SECONDS, FileService
+from .service import STALE_SECONDS, FileService
 
 
 @dataclass
@@ -75,7 +75,7 @@ async def fsck(
             report.repaired.append(f"released unreferenced blob {sha}")
 
     if repair:
-        removed = await anyio.to_thread.run_sync(service.blobs.sweep_staging, STALE_PIN_SECONDS)
+        removed = await anyio.to_thread.run_sync(service.blobs.sweep_staging, STALE_SECONDS)
         if removed:
             report.repaired.append(f"removed {removed} stale staging object(s)")
     return report

@@ -3,14 +3,13 @@
 Handlers parse and shape; this module decides. It owns the upload commit protocol:
 
 1. the body is staged and hashed (``ingest``);
-2. the blob row is pinned in the metadata store (so no concurrent delete can remove it);
-3. the staged bytes are committed under their sha256 (kept once if already there);
-4. the file row is inserted — or the existing record returned when the tenant already has
-   these bytes for this purpose (the database's unique constraint decides races) — and the
-   pin is dropped in the same transaction.
+2. the staged bytes are made durable in staging (``prepare``: fsync, or finishing the S3
+   multipart upload), outside any lock;
+3. ``MetadataStore.commit_upload`` locks the blob row, and either finds the tenant's
+   existing record for these bytes and purpose (the staged copy is then dropped) or
+   commits the bytes under their sha256 and inserts the record, in one transaction.
 
-A failure at any step aborts the staged bytes, drops the pin and releases the blob if
-nothing else references it: an upload leaves a complete file or nothing.
+A failure at any step aborts the staged bytes: an upload leaves a complete file or nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from .storage import BlobStore
 
 log = logging.getLogger("vlmfiles.server")
 
-STALE_PIN_SECONDS = 3600
+STALE_SECONDS = 3600
 
 
 def iso(us: int) -> str:
@@ -109,20 +108,14 @@ class FileService:
         self, tenant_id: str, staged: Staged, purpose: str, filename: str, file_id: str
     ) -> tuple[FileRecord, bool]:
         writer = staged.writer
-        pin: str | None = None
         try:
             if staged.size == 0:
                 raise BadRequest("The file is empty (0 bytes); upload a file with content.")
             content_type = staged.json_type or detect(staged.head)
             check_accepted(purpose, content_type)
-            existing = await self.store.find_by_hash(
-                tenant_id, sha256=staged.sha256, purpose=purpose
-            )
-            if existing is not None:
-                await anyio.to_thread.run_sync(writer.abort)
-                return existing, False
-            pin = await self.store.pin_blob(staged.sha256, staged.md5, staged.size)
-            await anyio.to_thread.run_sync(writer.commit, staged.sha256)
+            prepare = getattr(writer, "prepare", None)
+            if prepare is not None:  # the slow part of making bytes durable, outside the lock
+                await anyio.to_thread.run_sync(prepare)
             rec = FileRecord(
                 id=file_id,
                 tenant_id=tenant_id,
@@ -134,22 +127,19 @@ class FileService:
                 content_type=content_type,
                 created_us=now_us(),
             )
-            result = await self.store.insert_file(rec, pin)
-            pin = None
-            return result
+            result, created = await self.store.commit_upload(
+                rec, lambda: writer.commit(staged.sha256)
+            )
+            if not created:
+                await anyio.to_thread.run_sync(writer.abort)
+            return result, created
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(writer.abort)
-                if pin is not None:
-                    await self.store.unpin(pin)
-                    await self.release_blob(staged.sha256)
             raise
 
     async def release_blob(self, sha256: str) -> bool:
-        async def remove(key: str) -> None:
-            await anyio.to_thread.run_sync(self.blobs.delete, key)
-
-        return await self.store.release_blob(sha256, remove)
+        return await self.store.release_blob(sha256, self.blobs.delete)
 
     # Presigned uploads ------------------------------------------------------------------
 
@@ -373,11 +363,12 @@ class FileService:
 
     # Maintenance ------------------------------------------------------------------------
 
-    async def sweep(self) -> dict[str, int]:
-        """Remove what crashed or abandoned uploads left: staging, stale pins, blobs no file
-        references, expired presigned uploads."""
-        staging = await anyio.to_thread.run_sync(self.blobs.sweep_staging, STALE_PIN_SECONDS)
-        pins = await self.store.stale_pins(now_us() - STALE_PIN_SECONDS * 1_000_000)
+    async def sweep(self, orphans: bool = False) -> dict[str, int]:
+        """Remove what crashed or abandoned uploads left: staging, blobs no file references,
+        expired presigned uploads; with ``orphans``, also stored bytes that no blob row
+        knows (only safe while no other process is committing uploads: at start-up of the
+        embedded server, and in ``fsck --repair``)."""
+        staging = await anyio.to_thread.run_sync(self.blobs.sweep_staging, STALE_SECONDS)
         released = 0
         for sha in await self.store.unreferenced_blobs():
             released += await self.release_blob(sha)
@@ -386,7 +377,14 @@ class FileService:
             if self.direct_uploads:
                 await anyio.to_thread.run_sync(self.blobs.delete_incoming, up.id)  # type: ignore[attr-defined]
             await self.store.delete_upload(up.id)
-        return {"staging": staging, "pins": pins, "blobs": released, "uploads": len(expired)}
+        removed = 0
+        if orphans:
+            known = {sha for sha, _, _ in await self.store.blob_rows()}
+            stored = await anyio.to_thread.run_sync(lambda: set(self.blobs.keys()))
+            for key in stored - known:
+                await anyio.to_thread.run_sync(self.blobs.delete, key)
+                removed += 1
+        return {"staging": staging, "blobs": released, "uploads": len(expired), "orphans": removed}
 
 
 class IncomingBlob:

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
         600,
         gt=0,
         description="How often each process removes what crashed or abandoned uploads left "
-        "(staging, stale pins, unreferenced blobs, expired presigned uploads).",
+        "(staging, unreferenced blobs, expired presigned uploads).",
     )
     log_level: str = Field("info", description="uvicorn log level.")
 

@@ -3,10 +3,9 @@
 Times are integer microseconds since the epoch (UTC): the same on both databases, and the
 listing order ``(created_us DESC, id DESC)`` is then a plain index scan.
 
-Blob lifetime is decided here, not by timing:
-- ``files.sha256`` references ``blobs``; a blob row exists before its bytes are committed.
-- An upload *pins* the blob row (``blob_pins``) before it commits bytes and until its file row
-  exists; the sweeper only releases a blob row that has no file and no pin, under a row lock.
+Blob lifetime is decided here, not by timing: ``files.sha256`` references ``blobs``; an
+upload commits its bytes and its file row while holding the blob row's lock, and a blob is
+released only under that lock when no file row references it (see ``store.commit_upload``).
 """
 
 from __future__ import annotations
@@ -49,14 +48,6 @@ blobs = Table(
     Column("sha256", String(64), primary_key=True),
     Column("md5", String(32), nullable=False),
     Column("size", BigInteger, nullable=False),
-    Column("created_us", BigInteger, nullable=False),
-)
-
-blob_pins = Table(
-    "blob_pins",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False, index=True),
     Column("created_us", BigInteger, nullable=False),
 )
 

@@ -25,6 +25,9 @@ from typing import Protocol
 
 
 class BlobWriter(Protocol):
+    """Optionally also ``prepare()``: make the staged bytes durable before ``commit``, so
+    that ``commit`` (called while the metadata store holds a lock) is quick."""
+
     def write(self, data: bytes) -> None:
         """Append ``data`` to the staged blob."""
 

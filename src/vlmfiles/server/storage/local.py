@@ -47,10 +47,15 @@ class LocalBlobWriter:
     def write(self, data: bytes) -> None:
         self._file.write(data)
 
+    def prepare(self) -> None:
+        """Make the staged bytes durable (the slow fsync), before any lock is taken."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
     def commit(self, key: str) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        self.prepare()
         final = self._store.path_for(key)
         if final.exists():
             self.abort()

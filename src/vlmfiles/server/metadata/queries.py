@@ -1,0 +1,245 @@
+"""Every SQL statement of the server, as plain functions over a SQLAlchemy ``Connection``.
+
+Each function runs inside a transaction opened by ``MetadataStore`` (store.py), which
+decides how: on PostgreSQL through the async engine (``AsyncConnection.run_sync``), on
+SQLite in a worker thread over a synchronous engine. Writing them once, synchronously,
+keeps one copy of the SQL for both databases.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..security import hash_api_key, new_api_key, new_tenant_id
+from .records import FileRecord, UploadRecord, now_us
+from .tables import api_keys, blobs, files, tenants, uploads
+
+
+def _upsert(conn: Connection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+# Tenants and keys ----------------------------------------------------------------------
+
+
+def create_key(conn: Connection, tenant_name: str) -> tuple[str, str]:
+    key = new_api_key()
+    conn.execute(
+        _upsert(conn, tenants)
+        .values(id=new_tenant_id(), name=tenant_name, created_us=now_us())
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == tenant_name)).scalar_one()
+    conn.execute(
+        insert(api_keys).values(
+            id="key_" + secrets.token_hex(8),
+            tenant_id=tenant_id,
+            key_hash=hash_api_key(key),
+            prefix=key[:12],
+            created_us=now_us(),
+        )
+    )
+    return key, tenant_id
+
+
+def tenant_for_key(conn: Connection, key: str) -> str | None:
+    return conn.execute(
+        select(api_keys.c.tenant_id).where(
+            api_keys.c.key_hash == hash_api_key(key), api_keys.c.revoked_us.is_(None)
+        )
+    ).scalar_one_or_none()
+
+
+def revoke_key(conn: Connection, key_or_prefix: str) -> int:
+    cond = (
+        api_keys.c.key_hash == hash_api_key(key_or_prefix)
+        if len(key_or_prefix) > 16
+        else api_keys.c.prefix == key_or_prefix[:12]
+    )
+    return conn.execute(
+        update(api_keys).where(cond, api_keys.c.revoked_us.is_(None)).values(revoked_us=now_us())
+    ).rowcount
+
+
+def list_keys(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(
+            api_keys.c.prefix,
+            tenants.c.name.label("tenant"),
+            api_keys.c.created_us,
+            api_keys.c.revoked_us,
+        )
+        .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+        .order_by(api_keys.c.created_us)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def count_active_keys(conn: Connection) -> int:
+    q = select(func.count()).select_from(api_keys).where(api_keys.c.revoked_us.is_(None))
+    return conn.execute(q).scalar_one()
+
+
+# Files ---------------------------------------------------------------------------------
+
+
+def get_file(conn: Connection, tenant_id: str, file_id: str) -> FileRecord | None:
+    row = conn.execute(
+        select(files).where(files.c.tenant_id == tenant_id, files.c.id == file_id)
+    ).first()
+    return FileRecord(**row._mapping) if row else None
+
+
+def find_by_hash(
+    conn: Connection, tenant_id: str, md5: str | None, sha256: str | None, purpose: str | None
+) -> FileRecord | None:
+    q = select(files).where(files.c.tenant_id == tenant_id)
+    if md5 is not None:
+        q = q.where(files.c.md5 == md5)
+    if sha256 is not None:
+        q = q.where(files.c.sha256 == sha256)
+    if purpose is not None:
+        q = q.where(files.c.purpose == purpose)
+    q = q.order_by(files.c.created_us.desc(), files.c.id.desc()).limit(1)
+    row = conn.execute(q).first()
+    return FileRecord(**row._mapping) if row else None
+
+
+def list_files(
+    conn: Connection,
+    tenant_id: str,
+    purpose: str | None,
+    skip: int,
+    limit: int,
+    after: FileRecord | None,
+) -> list[FileRecord]:
+    """Newest first, ties broken by id; ``after`` continues below that record."""
+    q = select(files).where(files.c.tenant_id == tenant_id)
+    if purpose is not None:
+        q = q.where(files.c.purpose == purpose)
+    if after is not None:
+        # A row-value comparison, so both databases seek the index to the cursor.
+        q = q.where(tuple_(files.c.created_us, files.c.id) < tuple_(after.created_us, after.id))
+    q = q.order_by(files.c.created_us.desc(), files.c.id.desc()).offset(skip).limit(limit)
+    return [FileRecord(**r._mapping) for r in conn.execute(q)]
+
+
+def lock_blob(conn: Connection, sha256: str, md5: str, size: int) -> None:
+    """Create the blob row if new, and lock it until the transaction ends.
+
+    DO UPDATE (a no-op update), not DO NOTHING: it locks an existing row, so a concurrent
+    release either finished first (and we insert the row anew) or waits for us. DO NOTHING
+    leaves the row unlocked, and a release could delete it under us (seen under test on
+    PostgreSQL). On SQLite the transaction's write lock does the same."""
+    stmt = _upsert(conn, blobs).values(sha256=sha256, md5=md5, size=size, created_us=now_us())
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=["sha256"], set_={"md5": stmt.excluded.md5})
+    )
+
+
+def existing_file(conn: Connection, tenant_id: str, sha256: str, purpose: str) -> FileRecord | None:
+    row = conn.execute(
+        select(files).where(
+            files.c.tenant_id == tenant_id, files.c.sha256 == sha256, files.c.purpose == purpose
+        )
+    ).first()
+    return FileRecord(**row._mapping) if row else None
+
+
+def insert_file(conn: Connection, rec: FileRecord) -> tuple[FileRecord, bool]:
+    """Insert ``rec`` unless the tenant has this content for this purpose already; the
+    unique constraint decides between concurrent identical uploads."""
+    res = conn.execute(
+        _upsert(conn, files)
+        .values(**asdict(rec))
+        .on_conflict_do_nothing(index_elements=["tenant_id", "sha256", "purpose"])
+    )
+    if res.rowcount == 1:
+        return rec, True
+    found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
+    assert found is not None
+    return found, False
+
+
+def delete_file(conn: Connection, tenant_id: str, file_id: str) -> FileRecord | None:
+    rec = get_file(conn, tenant_id, file_id)
+    if rec is not None:
+        conn.execute(delete(files).where(files.c.id == file_id))
+    return rec
+
+
+def lock_if_unreferenced(conn: Connection, sha256: str) -> bool:
+    """Lock the blob row; True if it exists and no file references it."""
+    locked = conn.execute(
+        select(blobs.c.sha256).where(blobs.c.sha256 == sha256).with_for_update()
+    ).first()
+    if locked is None:
+        return False
+    refs = conn.execute(
+        select(func.count()).select_from(files).where(files.c.sha256 == sha256)
+    ).scalar_one()
+    return refs == 0
+
+
+def delete_blob_row(conn: Connection, sha256: str) -> None:
+    conn.execute(delete(blobs).where(blobs.c.sha256 == sha256))
+
+
+def release_blob(conn: Connection, sha256: str, remove_bytes: Callable[[str], None]) -> bool:
+    if not lock_if_unreferenced(conn, sha256):
+        return False
+    remove_bytes(sha256)
+    delete_blob_row(conn, sha256)
+    return True
+
+
+def unreferenced_blobs(conn: Connection) -> list[str]:
+    q = select(blobs.c.sha256).where(
+        ~select(files.c.id).where(files.c.sha256 == blobs.c.sha256).exists()
+    )
+    return list(conn.execute(q).scalars())
+
+
+def blob_rows(conn: Connection) -> list[tuple[str, str, int]]:
+    return [tuple(r) for r in conn.execute(select(blobs.c.sha256, blobs.c.md5, blobs.c.size))]
+
+
+# Presigned uploads ---------------------------------------------------------------------
+
+
+def create_upload(conn: Connection, rec: UploadRecord) -> None:
+    conn.execute(insert(uploads).values(**asdict(rec)))
+
+
+def get_upload(conn: Connection, tenant_id: str, upload_id: str) -> UploadRecord | None:
+    row = conn.execute(
+        select(uploads).where(uploads.c.tenant_id == tenant_id, uploads.c.id == upload_id)
+    ).first()
+    return UploadRecord(**row._mapping) if row else None
+
+
+def complete_upload(conn: Connection, upload_id: str, file_id: str) -> bool:
+    res = conn.execute(
+        update(uploads)
+        .where(uploads.c.id == upload_id, uploads.c.file_id.is_(None))
+        .values(file_id=file_id)
+    )
+    return res.rowcount == 1
+
+
+def expired_uploads(conn: Connection, now: int) -> list[UploadRecord]:
+    rows = conn.execute(
+        select(uploads).where(uploads.c.expires_us < now, uploads.c.file_id.is_(None))
+    )
+    return [UploadRecord(**r._mapping) for r in rows]
+
+
+def delete_upload(conn: Connection, upload_id: str) -> None:
+    conn.execute(delete(uploads).where(uploads.c.id == upload_id))

@@ -1,0 +1,35 @@
+"""The rows the metadata store hands out, as frozen dataclasses."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: str
+    tenant_id: str
+    sha256: str
+    md5: str
+    bytes: int
+    purpose: str
+    filename: str
+    content_type: str
+    created_us: int
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    id: str
+    tenant_id: str
+    filename: str
+    purpose: str
+    content_type: str
+    created_us: int
+    expires_us: int
+    file_id: str | None
