@@ -120,6 +120,10 @@ def serve(
             os.environ[f"VLMFILES_{name.upper()}"] = str(value)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _prepare_database(settings)
+    if settings.resolved_database_url.startswith("sqlite"):
+        # Embedded: no other process commits uploads yet, so bytes a crash left without a
+        # record can be told apart and removed before the workers start.
+        asyncio.run(_startup_sweep(settings))
     _, _, store_mod = _server_modules()
     if asyncio.run(_count_keys(store_mod, settings)) == 0:
         key = asyncio.run(_create_key(store_mod, settings, "default"))
@@ -143,6 +147,18 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=30,
     )
+
+
+async def _startup_sweep(settings: Any) -> None:
+    from vlmfiles.server.app import build_service
+
+    service = await build_service(settings)
+    try:
+        found = await service.sweep(orphans=True)
+        if any(found.values()):
+            typer.echo(f"Cleaned up after an earlier run: {found}", err=True)
+    finally:
+        await service.store.close()
 
 
 async def _count_keys(store_mod: Any, settings: Any) -> int:
