@@ -205,3 +205,18 @@ def test_openapi_and_docs(server):
     assert "multipart/form-data" in paths["/v1/files"]["post"]["requestBody"]["content"]
     assert "201" in paths["/v1/files"]["post"]["responses"]
     assert httpx.get(server.origin + "/docs").status_code == 200
+
+
+def test_responses_match_the_documented_models(api):
+    """Handlers return JSON directly (no per-item validation cost); this keeps the OpenAPI
+    models true to what is sent."""
+    from vlmfiles.server.models import FileObject, PresignedUrlObject
+
+    f = upload(api, unique()).json()
+    FileObject.model_validate(f, strict=True)
+    assert set(f) == set(FileObject.model_fields)
+    for item in api.get("/files").json():
+        FileObject.model_validate(item)
+    p = api.post("/files/presigned-url", json={"filename": "x"}).json()
+    PresignedUrlObject.model_validate(p)
+    assert set(p) == set(PresignedUrlObject.model_fields)

@@ -89,10 +89,10 @@ async def list_files(
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
     purpose: str | None = None,
     after: Annotated[str | None, Query(description="Cursor: a file id from the last page")] = None,
-) -> list[dict]:
+) -> JSONResponse:
     service = _service(request)
     recs = await service.list(tenant, purpose=purpose, skip=skip, limit=limit, after=after)
-    return [service.file_json(r) for r in recs]
+    return JSONResponse([service.file_json(r) for r in recs])
 
 
 @router.get(
@@ -100,38 +100,42 @@ async def list_files(
 )
 async def file_by_hash(
     request: Request, tenant: Tenant, digest: str, purpose: str | None = None
-) -> dict:
+) -> JSONResponse:
     service = _service(request)
-    return service.file_json(await service.find_by_hash(tenant, digest, purpose))
+    return JSONResponse(service.file_json(await service.find_by_hash(tenant, digest, purpose)))
 
 
 @router.post(
     "/files/presigned-url", response_model=PresignedUrlObject, summary="Start an upload by URL"
 )
-async def presigned_url(request: Request, tenant: Tenant, body: PresignedUrlRequest) -> dict:
-    return await _service(request).create_presigned_upload(
-        tenant, body.filename, body.purpose, body.expiration, body.content_type
+async def presigned_url(
+    request: Request, tenant: Tenant, body: PresignedUrlRequest
+) -> JSONResponse:
+    return JSONResponse(
+        await _service(request).create_presigned_upload(
+            tenant, body.filename, body.purpose, body.expiration, body.content_type
+        )
     )
 
 
 @router.get(
     "/files/verify-upload/{upload_id}", response_model=FileObject, summary="Finish an upload by URL"
 )
-async def verify_upload(request: Request, tenant: Tenant, upload_id: str) -> dict:
+async def verify_upload(request: Request, tenant: Tenant, upload_id: str) -> JSONResponse:
     service = _service(request)
-    return service.file_json(await service.verify_upload(tenant, upload_id))
+    return JSONResponse(service.file_json(await service.verify_upload(tenant, upload_id)))
 
 
 @router.get("/files/{file_id}", response_model=FileObject, summary="Get a file's metadata")
-async def get_file(request: Request, tenant: Tenant, file_id: str) -> dict:
+async def get_file(request: Request, tenant: Tenant, file_id: str) -> JSONResponse:
     service = _service(request)
-    return service.file_json(await service.get(tenant, file_id))
+    return JSONResponse(service.file_json(await service.get(tenant, file_id)))
 
 
 @router.delete("/files/{file_id}", response_model=FileObject, summary="Delete a file")
-async def delete_file(request: Request, tenant: Tenant, file_id: str) -> dict:
+async def delete_file(request: Request, tenant: Tenant, file_id: str) -> JSONResponse:
     service = _service(request)
-    return service.file_json(await service.delete(tenant, file_id))
+    return JSONResponse(service.file_json(await service.delete(tenant, file_id)))
 
 
 @router.get(
@@ -161,9 +165,9 @@ async def file_content(
 )
 async def put_upload(
     request: Request, upload_id: str, tenant: str = "", expires: str = "", signature: str = ""
-) -> dict:
+) -> JSONResponse:
     service = _service(request)
     service.check_signature("PUT", tenant, upload_id, expires, signature)
     _check_declared_length(request, service.settings.max_file_size)
     rec, _ = await service.receive_presigned(tenant, upload_id, request.stream())
-    return service.file_json(rec)
+    return JSONResponse(service.file_json(rec))
