@@ -1,0 +1,77 @@
+"""Listing at depth: fill one tenant with N file records, then time pages over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import statistics
+import time
+
+import httpx
+
+
+async def _fill(database_url: str, tenant_name: str, n: int) -> None:
+    from sqlalchemy import insert, select
+
+    from vlmfiles.server.metadata.store import MetadataStore
+    from vlmfiles.server.metadata.tables import blobs, files, tenants
+
+    store = MetadataStore.from_url(database_url)
+    try:
+        async with store.engine.begin() as conn:
+            tenant_id = (
+                await conn.execute(select(tenants.c.id).where(tenants.c.name == tenant_name))
+            ).scalar_one()
+        base = time.time_ns() // 1000
+        batch = 20_000
+        for start in range(0, n, batch):
+            blob_rows, file_rows = [], []
+            for i in range(start, min(n, start + batch)):
+                sha = hashlib.sha256(f"{tenant_name}-{i}".encode()).hexdigest()
+                blob_rows.append({"sha256": sha, "md5": sha[:32], "size": 4096, "created_us": base})
+                file_rows.append(
+                    {
+                        "id": f"file_{sha[:24]}",
+                        "tenant_id": tenant_id,
+                        "sha256": sha,
+                        "md5": sha[:32],
+                        "bytes": 4096,
+                        "purpose": "datasets",
+                        "filename": f"f{i}.bin",
+                        "content_type": "application/octet-stream",
+                        "created_us": base - n + i,
+                    }
+                )
+            async with store.engine.begin() as conn:
+                await conn.execute(insert(blobs), blob_rows)
+                await conn.execute(insert(files), file_rows)
+    finally:
+        await store.close()
+
+
+def fill(database_url: str, tenant_name: str, n: int) -> None:
+    asyncio.run(_fill(database_url, tenant_name, n))
+
+
+def _time(client: httpx.Client, params: dict, reps: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        r = client.get("/files", params=params)
+        samples.append(time.perf_counter() - t)
+        assert r.status_code == 200 and len(r.json()) == params["limit"], r.text[:200]
+    samples.sort()
+    return statistics.median(samples) * 1000, samples[
+        min(len(samples) - 1, int(0.99 * len(samples)))
+    ] * 1000
+
+
+def measure(client: httpx.Client, n: int, reps: int = 50) -> dict[str, tuple[float, float]]:
+    """p50/p99 ms for the first page, a page at depth n/2 by skip, and by cursor."""
+    depth = n // 2
+    cursor = client.get("/files", params={"skip": depth - 1, "limit": 1}).json()[0]["id"]
+    return {
+        "first page": _time(client, {"limit": 100}, reps),
+        "deep page (skip)": _time(client, {"skip": depth, "limit": 100}, max(5, reps // 5)),
+        "deep page (cursor)": _time(client, {"after": cursor, "limit": 100}, reps),
+    }

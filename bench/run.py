@@ -1,0 +1,256 @@
+"""The benchmark: one command, one table. See docs/benchmarks.md.
+
+    .venv/bin/python -m bench.run                 # full run (1 GiB, 100k/1M listing, 2 GiB memory)
+    .venv/bin/python -m bench.run --smoke         # seconds: the form CI runs so it cannot rot
+
+Every figure that is compared is measured in the same run on the same machine; times are
+medians of --repeats runs. This machine is noisy: read the ratios, not the absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from . import limits, listing, small, stacks, uploads
+from .memory import PeakRss
+from .payload import MiB, Payload
+
+Row = tuple[str, str, str, str]
+
+
+def _median(fn, repeats: int) -> float:
+    return statistics.median(fn() for _ in range(repeats))
+
+
+def large_uploads(stack: str, srv, weed, work: Path, size: int, repeats: int) -> list[Row]:
+    rows: list[Row] = []
+    payload = Payload(size)
+    limit_hash = _median(lambda: limits.hash_rate(payload), repeats)
+    limit_disk = _median(lambda: limits.disk_rate(payload, srv.data_dir), repeats)
+    limit = min(limit_hash, limit_disk)
+    rows.append(
+        (stack, f"limit: md5‖sha256 (2 threads), {size // MiB} MiB", f"{limit_hash:.0f} MB/s", "")
+    )
+    rows.append((stack, "limit: write + fsync to the data disk", f"{limit_disk:.0f} MB/s", ""))
+
+    times, dedup = [], []
+    for _ in range(repeats):
+        p = Payload(size)  # new bytes each time: a first upload, not a de-dup hit
+        path = p.write(work / f"large-{uuid.uuid4().hex[:6]}.bin")
+        seconds, file_id = uploads.sdk_upload(srv.base_url, srv.api_key, path)
+        times.append(seconds)
+        again, same = uploads.sdk_upload(srv.base_url, srv.api_key, path)
+        assert same == file_id, "a re-upload must return the same file"
+        dedup.append(again / seconds)
+        with srv.client() as c:
+            c.delete(f"/files/{file_id}")
+        path.unlink()
+    rate = size / 1e6 / statistics.median(times)
+    rows.append(
+        (
+            stack,
+            "large upload through the SDK",
+            f"{rate:.0f} MB/s",
+            f"{rate / limit:.2f} × limit (target ≥ 0.8)",
+        )
+    )
+    rows.append(
+        (
+            stack,
+            "re-upload of a known file (de-dup hit)",
+            f"{statistics.median(dedup):.3f} × first upload",
+            "target ≤ 0.3",
+        )
+    )
+    if weed is not None:
+        path = payload.write(work / "direct.bin")
+        s3 = _median(lambda: uploads.s3_put(weed, path, f"direct-{uuid.uuid4().hex[:6]}"), repeats)
+        path.unlink()
+        s3_rate = size / 1e6 / s3
+        rows.append(
+            (
+                stack,
+                "same bytes PUT straight to SeaweedFS S3 (boto3)",
+                f"{s3_rate:.0f} MB/s",
+                f"ours = {rate / s3_rate:.2f} × S3 (target ≥ 3)",
+            )
+        )
+    return rows
+
+
+def small_files(stack: str, srv, weed, total: int, repeats: int) -> list[Row]:
+    rows: list[Row] = []
+    for workers in (8, 64):
+        n = max(total, workers * 4)
+        ours = {
+            "httpx": small.median_result(
+                [
+                    small.run(workers, n, small.httpx_ours(srv.base_url, srv.api_key))
+                    for _ in range(repeats)
+                ]
+            ),
+            "raw socket": small.median_result(
+                [
+                    small.run(workers, n, small.raw_ours(srv.origin, srv.api_key))
+                    for _ in range(repeats)
+                ]
+            ),
+        }
+        theirs = {}
+        if weed is not None:
+
+            def urls(n: int = n) -> list[str]:
+                return small.presigned_put_urls(weed, f"small-{uuid.uuid4().hex[:6]}", n)
+
+            theirs = {
+                "httpx": small.median_result(
+                    [small.run(workers, n, small.httpx_presigned(urls())) for _ in range(repeats)]
+                ),
+                "raw socket": small.median_result(
+                    [small.run(workers, n, small.raw_presigned(urls())) for _ in range(repeats)]
+                ),
+            }
+        for client, r in ours.items():
+            ratio = ""
+            if client in theirs:
+                ratio = f"{r.rate / theirs[client].rate:.2f} × SeaweedFS ({theirs[client].rate:.0f}/s, p99 {theirs[client].p99_ms:.1f} ms)"
+            rows.append(
+                (
+                    stack,
+                    f"4 KiB uploads, {workers} clients, {client}",
+                    f"{r.rate:.0f}/s p50 {r.p50_ms:.1f} ms p99 {r.p99_ms:.1f} ms"
+                    + (f" ({r.errors} errors)" if r.errors else ""),
+                    ratio,
+                )
+            )
+    return rows
+
+
+def listings(stack: str, srv, sizes: list[int]) -> list[Row]:
+    rows: list[Row] = []
+    done = 0
+    tenant = f"list-{uuid.uuid4().hex[:6]}"
+    key = srv.new_key(tenant)
+    for n in sizes:
+        listing.fill(srv.database_url, tenant, n - done)
+        done = n
+        with srv.client(key) as c:
+            res = listing.measure(c, n)
+        first = res["first page"][1]
+        for name, (p50, p99) in res.items():
+            note = ""
+            if name == "first page":
+                note = "target p99 ≤ 20 ms"
+            elif "cursor" in name:
+                note = f"{p99 / first:.2f} × first page p99 (target ≤ 2)"
+            rows.append(
+                (stack, f"list {n:,} files: {name}", f"p50 {p50:.1f} ms p99 {p99:.1f} ms", note)
+            )
+    return rows
+
+
+def memory(stack: str, srv, work: Path, size: int) -> list[Row]:
+    from vlmfiles import Client
+
+    payload = Payload(size)
+    path = payload.write(work / "memory.bin")
+    client = Client(api_key=srv.api_key, base_url=srv.base_url, timeout=3600)
+    try:
+        with PeakRss(srv.proc.pid) as server_up, PeakRss() as client_up:
+            f = client.files.upload(path, purpose="datasets")
+        out = work / "memory.out"
+        with PeakRss(srv.proc.pid) as server_down, PeakRss() as client_down:
+            client.files.download(f.id, out)
+        h = hashlib.sha256()
+        with open(out, "rb") as fh:
+            while chunk := fh.read(MiB):
+                h.update(chunk)
+        assert h.hexdigest() == f.sha256
+        client.files.delete(f.id)
+    finally:
+        client.close()
+        path.unlink(missing_ok=True)
+        (work / "memory.out").unlink(missing_ok=True)
+    gib = f"{size / 2**30:.1f} GiB"
+    return [
+        (
+            stack,
+            f"peak RSS growth, {gib} upload",
+            f"server {server_up.growth_mib:.0f} MiB, client {client_up.growth_mib:.0f} MiB",
+            "target ≤ 64 MiB",
+        ),
+        (
+            stack,
+            f"peak RSS growth, {gib} download",
+            f"server {server_down.growth_mib:.0f} MiB, client {client_down.growth_mib:.0f} MiB",
+            "target ≤ 64 MiB",
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=int, default=1024, help="large upload size (MiB)")
+    ap.add_argument("--memory-mb", type=int, default=2048, help="memory row file size (MiB)")
+    ap.add_argument("--small-total", type=int, default=2000, help="4 KiB uploads per measurement")
+    ap.add_argument("--list-sizes", default="100000,1000000", help="listing depths")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--stacks", default="embedded,scale")
+    ap.add_argument("--only", default="large,small,list,memory", help="which rows")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (CI)")
+    ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.size_mb, args.memory_mb, args.small_total = 16, 16, 64
+        args.list_sizes, args.repeats = "2000", 1
+    only = set(args.only.split(","))
+    work = stacks.workdir_default()
+    rows: list[Row] = []
+    t0 = time.time()
+    with stacks.seaweed(work) if "scale" in args.stacks or not args.smoke else _null() as weed:
+        for stack in args.stacks.split(","):
+            with stacks.server(stack, work, weed if stack == "scale" else None) as srv:
+                if "large" in only:
+                    rows += large_uploads(stack, srv, weed, work, args.size_mb * MiB, args.repeats)
+                if "small" in only:
+                    rows += small_files(stack, srv, weed, args.small_total, args.repeats)
+                if "list" in only:
+                    rows += listings(stack, srv, [int(s) for s in args.list_sizes.split(",")])
+                if "memory" in only:
+                    rows += memory(stack, srv, work, args.memory_mb * MiB)
+    print(
+        f"\nvlmfiles benchmark — {time.strftime('%Y-%m-%d %H:%M')}, {_machine()}, {time.time() - t0:.0f} s\n"
+    )
+    print("| stack | measure | result | ratio / target |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Start what a benchmark runs against: our server on either stack, and SeaweedFS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.support.postgres import fresh_database
+from tests.support.server import ServerProcess
+
+
+@contextlib.contextmanager
+def seaweed(workdir: Path) -> Iterator:
+    from tests.support.seaweed import start_seaweed
+
+    handle = start_seaweed(workdir / "seaweed")
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def scale_env(weed, database_url: str, bucket: str) -> dict[str, str]:
+    return {
+        "VLMFILES_DATABASE_URL": database_url,
+        "VLMFILES_STORAGE_URL": weed.storage_url(bucket),
+        "VLMFILES_SECRET_KEY": "bench-secret",
+        "AWS_ACCESS_KEY_ID": weed.access_key,
+        "AWS_SECRET_ACCESS_KEY": weed.secret_key,
+        "AWS_DEFAULT_REGION": weed.region,
+    }
+
+
+@contextlib.contextmanager
+def server(stack: str, workdir: Path, weed=None, **env: str) -> Iterator[ServerProcess]:
+    """A `vlmfiles serve` on ``stack`` ("embedded" or "scale")."""
+    data_dir = workdir / f"server-{stack}-{uuid.uuid4().hex[:6]}"
+    settings = {f"VLMFILES_{k.upper()}": v for k, v in env.items()}
+    settings.setdefault("VLMFILES_LOG_LEVEL", "warning")
+    if stack == "embedded":
+        srv = ServerProcess(data_dir=data_dir, env=settings).start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+        return
+    with fresh_database() as url:
+        srv = ServerProcess(
+            data_dir=data_dir,
+            env={**settings, **scale_env(weed, url, f"bench-{uuid.uuid4().hex[:8]}")},
+        )
+        srv.cli("db", "upgrade")
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def workdir_default() -> Path:
+    """Benchmarks write to the project's disk (not a tmpfs), where a real data dir would be."""
+    path = Path(
+        os.environ.get("VLMFILES_BENCH_DIR", Path(__file__).parent.parent / ".cache" / "bench")
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,48 @@
+"""Large uploads: through our SDK, again (de-dup hit), and straight to SeaweedFS with boto3."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .payload import Payload
+
+
+def sdk_upload(
+    base_url: str, api_key: str, path: Path, purpose: str = "datasets"
+) -> tuple[float, str]:
+    """Seconds to upload ``path`` with ``vlmfiles.Client`` (hash check included), and the id."""
+    from vlmfiles import Client
+
+    client = Client(api_key=api_key, base_url=base_url, timeout=3600)
+    try:
+        t = time.perf_counter()
+        f = client.files.upload(path, purpose=purpose)
+        return time.perf_counter() - t, f.id
+    finally:
+        client.close()
+
+
+def s3_put(weed, path: Path, bucket: str) -> float:
+    """Seconds for boto3's managed upload of ``path`` straight to SeaweedFS's S3."""
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=weed.endpoint,
+        aws_access_key_id=weed.access_key,
+        aws_secret_access_key=weed.secret_key,
+        region_name=weed.region,
+    )
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except Exception:  # already there
+        pass
+    t = time.perf_counter()
+    s3.upload_file(str(path), bucket, "direct-put", Config=TransferConfig(max_concurrency=4))
+    return time.perf_counter() - t
+
+
+def rates(payload: Payload, seconds: float) -> float:
+    return payload.size / 1e6 / seconds
