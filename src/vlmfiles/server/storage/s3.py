@@ -32,6 +32,7 @@ import datetime as dt
 import os
 import re
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -73,6 +74,7 @@ _OPTIONS = {
     "path_style",
     "part_size_mb",
     "max_connections",
+    "parts_in_flight",
 }
 
 
@@ -112,7 +114,7 @@ class S3BlobWriter:
         self._buf = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
-        self._inflight: Future[None] | None = None
+        self._inflight: deque[Future[None]] = deque()
         self._done = False
 
     def _part_size(self) -> int:
@@ -129,7 +131,10 @@ class S3BlobWriter:
 
     def _send(self, part: bytes) -> None:
         s = self._store
-        self._wait()  # one part in flight at most: bounded memory, yet upload overlaps input
+        # A few parts in flight: the store answers each part slowly (it writes it before it
+        # answers), so uploads overlap; a bounded number keeps memory bounded.
+        while len(self._inflight) >= s.parts_in_flight:
+            self._inflight.popleft().result()
         if self._upload_id is None:
             self._upload_id = s.client.create_multipart_upload(Bucket=s.bucket, Key=self.key)[
                 "UploadId"
@@ -150,12 +155,11 @@ class S3BlobWriter:
             )
             entry["ETag"] = r["ETag"]
 
-        self._inflight = s.pool.submit(upload)
+        self._inflight.append(s.pool.submit(upload))
 
     def _wait(self) -> None:
-        if self._inflight is not None:
-            future, self._inflight = self._inflight, None
-            future.result()
+        while self._inflight:
+            self._inflight.popleft().result()
 
     def commit(self, key: str) -> None:
         s = self._store
@@ -219,6 +223,7 @@ class S3BlobStore:
         path_style: bool | None = None,
         part_size: int = 8 * MiB,
         max_connections: int = 64,
+        parts_in_flight: int = 2,
         create_bucket: bool = False,
     ) -> None:
         if part_size < 5 * MiB:
@@ -226,6 +231,7 @@ class S3BlobStore:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.part_size = part_size
+        self.parts_in_flight = max(1, parts_in_flight)
         if path_style is None:  # S3-compatible stores rarely have wildcard DNS per bucket
             path_style = endpoint is not None
         config = Config(
@@ -275,6 +281,7 @@ class S3BlobStore:
             path_style=_flag(query["path_style"], "path_style") if "path_style" in query else None,
             part_size=int(float(query.get("part_size_mb", 8)) * MiB),
             max_connections=int(query.get("max_connections", 64)),
+            parts_in_flight=int(query.get("parts_in_flight", 2)),
             create_bucket=_flag(query.get("create_bucket", "false"), "create_bucket"),
         )
 
