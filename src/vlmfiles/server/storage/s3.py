@@ -59,23 +59,11 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 # What a connection dropped in the middle of a GET body looks like from botocore.
-_STREAM_ERRORS = (
-    ResponseStreamingError,
-    ReadTimeoutError,
-    IncompleteReadError,
-    ProtocolError,
-    OSError,
+_STREAM_ERRORS = (ResponseStreamingError, ReadTimeoutError, IncompleteReadError, ProtocolError)
+_OPTIONS = set(
+    "endpoint region create_bucket public_endpoint path_style part_size_mb max_connections "
+    "parts_in_flight".split()
 )
-_OPTIONS = {
-    "endpoint",
-    "region",
-    "create_bucket",
-    "public_endpoint",
-    "path_style",
-    "part_size_mb",
-    "max_connections",
-    "parts_in_flight",
-}
 
 
 def _close(body: Any) -> None:
@@ -87,23 +75,17 @@ def _missing(e: ClientError) -> bool:
     return e.response.get("Error", {}).get("Code") in _NOT_FOUND
 
 
-def _check_key(key: str) -> str:
-    if not _SHA256.fullmatch(key):
-        raise ValueError(f"blob keys are sha256 hex digests, got {key!r}")
-    return key
+def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
+    # Keys become object names: nothing but the expected characters may reach them.
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{what}, got {value!r}")
+    return value
 
 
-def _check_upload_id(upload_id: str) -> str:
-    if not _UPLOAD_ID.fullmatch(upload_id):
-        raise ValueError(f"upload ids are letters, digits, '_' and '-'; got {upload_id!r}")
-    return upload_id
-
-
-def _flag(value: str, name: str) -> bool:
-    if value.lower() in ("1", "true", "yes"):
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
+def _flag(query: dict[str, str], name: str) -> bool | None:
+    value = query.get(name, "").lower()
+    if value in ("", "1", "true", "0", "false"):
+        return None if not value else value in ("1", "true")
     raise ValueError(f"storage URL option {name}={value!r}: use true or false")
 
 
@@ -165,12 +147,14 @@ class S3BlobWriter:
         s = self._store
         final = s.blob_key(key)
         try:
+            if s._head(final):  # same key, same bytes: keep the original, drop ours
+                self.abort()
+                return
             if self._upload_id is None:
                 # Under one part: no staging at all, one PutObject to the final key. S3 shows
                 # an object whole or not at all, and a racing writer of the same key writes
                 # the same bytes.
-                if not s._head(final):
-                    s.client.put_object(Bucket=s.bucket, Key=final, Body=bytes(self._buf))
+                s.client.put_object(Bucket=s.bucket, Key=final, Body=bytes(self._buf))
             else:
                 if self._buf:
                     self._send(bytes(self._buf))
@@ -278,11 +262,11 @@ class S3BlobStore:
             endpoint=query.get("endpoint") or None,
             region=query.get("region") or None,
             public_endpoint=query.get("public_endpoint") or None,
-            path_style=_flag(query["path_style"], "path_style") if "path_style" in query else None,
+            path_style=_flag(query, "path_style"),
             part_size=int(float(query.get("part_size_mb", 8)) * MiB),
             max_connections=int(query.get("max_connections", 64)),
             parts_in_flight=int(query.get("parts_in_flight", 2)),
-            create_bucket=_flag(query.get("create_bucket", "false"), "create_bucket"),
+            create_bucket=bool(_flag(query, "create_bucket")),
         )
 
     def _create_bucket(self, region: str | None) -> None:
@@ -314,10 +298,11 @@ class S3BlobStore:
     # Keys ------------------------------------------------------------------------------
 
     def blob_key(self, key: str) -> str:
-        return f"{self.prefix}blobs/{_check_key(key)}"
+        return f"{self.prefix}blobs/{_checked(_SHA256, key, 'blob keys are sha256 hex digests')}"
 
     def incoming_key(self, upload_id: str) -> str:
-        return f"{self.prefix}incoming/{_check_upload_id(upload_id)}"
+        what = "upload ids are 1-128 letters, digits, '_' and '-'"
+        return f"{self.prefix}incoming/{_checked(_UPLOAD_ID, upload_id, what)}"
 
     def _head(self, s3_key: str) -> dict[str, Any] | None:
         try:
