@@ -23,7 +23,10 @@ def admin_url() -> str:
 async def _execute(url: str, sql: str) -> None:
     u = make_url(url)
     conn = await asyncpg.connect(
-        host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+        host=u.host,
+        port=u.port or 5432,
+        user=u.username,
+        password=u.password,
         database=u.database,
     )
     try:
