@@ -70,6 +70,9 @@ def create_app(settings: Settings) -> FastAPI:
             yield
             tg.cancel_scope.cancel()
         await service.store.close()
+        close = getattr(service.blobs, "close", None)
+        if close is not None:
+            await anyio.to_thread.run_sync(close)
 
     app = FastAPI(
         title="vlmfiles",

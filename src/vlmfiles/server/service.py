@@ -377,6 +377,13 @@ class FileService:
             if self.direct_uploads:
                 await anyio.to_thread.run_sync(self.blobs.delete_incoming, up.id)  # type: ignore[attr-defined]
             await self.store.delete_upload(up.id)
+        if self.direct_uploads:
+            # Objects PUT to an upload URL and never verified (or PUT again after it was):
+            # once every URL that could have written them has expired, they are garbage.
+            await anyio.to_thread.run_sync(
+                self.blobs.sweep_incoming,  # type: ignore[attr-defined]
+                self.settings.max_upload_url_expiry_seconds + STALE_SECONDS,
+            )
         removed = 0
         if orphans:
             known = {sha for sha, _, _ in await self.store.blob_rows()}
