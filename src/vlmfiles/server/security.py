@@ -41,10 +41,12 @@ def hash_api_key(key: str) -> str:
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:
-    """The data dir's signing secret, created (0600) on first use."""
+    """The data dir's signing secret, created (0600) on first use. The key is the file's
+    text, exactly as ``VLMFILES_SECRET_KEY`` would give it, so a deployment can move to the
+    environment variable without invalidating the URLs it signed."""
     path = data_dir / "secret.key"
     try:
-        return bytes.fromhex(path.read_text().strip())
+        return path.read_text().strip().encode()
     except FileNotFoundError:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +63,7 @@ def load_or_create_secret(data_dir: Path) -> bytes:
         pass
     finally:
         tmp.unlink(missing_ok=True)
-    return bytes.fromhex(path.read_text().strip())
+    return path.read_text().strip().encode()
 
 
 @dataclass(frozen=True)
