@@ -86,3 +86,40 @@ def test_postgres_down_is_503_with_retry_after_then_recovers(tmp_path):
         finally:
             srv.stop()
             _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+
+
+def test_object_store_down_is_503_then_recovers(tmp_path):
+    """SeaweedFS stopped under a running scale-stack server: 503 with Retry-After, nothing
+    half-written, and service back by itself once the store is back on its address."""
+    from tests.conftest import scale_env
+    from tests.support.postgres import fresh_database
+    from tests.support.seaweed import start_seaweed
+
+    weed = start_seaweed(tmp_path / "weed")
+    with fresh_database() as url:
+        env = scale_env(weed, url, "faults")
+        srv = ServerProcess(data_dir=tmp_path / "data", env=env)
+        srv.cli("db", "upgrade")
+        srv.start()
+        try:
+            with srv.client() as c:
+                content = unique(50_000)
+                f = upload(c, content).json()
+                weed.stop()
+                for call in (
+                    lambda: c.get(f"/files/{f['id']}/content"),
+                    lambda: upload(c, unique(20_000)),
+                ):
+                    r = call()
+                    assert_error(r, 503, "unavailable")
+                    assert r.headers["retry-after"] == "5"
+                # Metadata still answers without the store.
+                assert c.get(f"/files/{f['id']}").status_code == 200
+                assert [x["id"] for x in c.get("/files").json()] == [f["id"]]
+                weed = start_seaweed(tmp_path / "weed", ports=weed.ports)
+                assert c.get(f"/files/{f['id']}/content").content == content
+                assert upload(c, unique(20_000)).status_code == 201
+                assert srv.staging() == []
+        finally:
+            srv.stop()
+            weed.stop()

@@ -69,6 +69,7 @@ class SeaweedHandle:
     log_path: Path
     started_in: float  # seconds from spawn to the first bucket created
     proc: subprocess.Popen | None = None
+    ports: list[int] | None = None
 
     def storage_url(self, bucket: str, prefix: str = "", create_bucket: bool = True) -> str:
         """A vlmfiles storage URL for ``bucket`` on this SeaweedFS."""
@@ -130,15 +131,22 @@ def _write_s3_config(path: Path) -> None:
 
 
 def start_seaweed(
-    tmpdir: Path | str, timeout: float = 60.0, extra_args: tuple[str, ...] = ()
+    tmpdir: Path | str,
+    timeout: float = 60.0,
+    extra_args: tuple[str, ...] = (),
+    ports: list[int] | None = None,
 ) -> SeaweedHandle:
-    """Start ``weed server`` with S3 in ``tmpdir``; return once a bucket can be created."""
+    """Start ``weed server`` with S3 in ``tmpdir``; return once a bucket can be created.
+
+    ``ports`` (eight, as in ``handle.ports``) restarts a stopped instance where it was, on
+    the same data: fault tests take the store away and bring it back."""
     root = Path(tmpdir)
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
     config = root / "s3.json"
     _write_s3_config(config)
-    (master, master_g, volume, volume_g, filer, filer_g, s3, s3_g) = _free_ports(8)
+    ports = list(ports) if ports else _free_ports(8)
+    (master, master_g, volume, volume_g, filer, filer_g, s3, s3_g) = ports
     cmd = [
         weed_binary(),
         "server",
@@ -188,6 +196,7 @@ def start_seaweed(
         log_path=log_path,
         started_in=0.0,
         proc=proc,
+        ports=ports,
     )
     try:
         _wait_ready(handle, began + timeout)

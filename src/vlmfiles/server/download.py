@@ -8,8 +8,10 @@ malformed ``Range`` header is ignored and the whole file sent, as RFC 9110 allow
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import quote
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -58,7 +60,21 @@ def content_disposition(rec: FileRecord) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(rec.filename, safe='')}"
 
 
-def file_response(request: Request, service: FileService, rec: FileRecord) -> Response:
+async def _primed(body: Iterator[bytes]) -> Iterator[bytes]:
+    """Read the first chunk before the answer starts, so that a store that is down (or a
+    missing blob) becomes an error answer rather than a response broken off after its
+    headers."""
+    first = await anyio.to_thread.run_sync(next, body, None)
+
+    def chain() -> Iterator[bytes]:
+        if first is not None:
+            yield first
+            yield from body
+
+    return chain()
+
+
+async def file_response(request: Request, service: FileService, rec: FileRecord) -> Response:
     etag = f'"{rec.sha256}"'
     headers = {
         "ETag": etag,
@@ -89,4 +105,5 @@ def file_response(request: Request, service: FileService, rec: FileRecord) -> Re
         headers["Content-Length"] = str(end - start)
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{rec.bytes}"
         status = 206
+    body = await _primed(body)
     return StreamingResponse(body, status_code=status, media_type=rec.content_type, headers=headers)

@@ -157,7 +157,7 @@ async def file_content(
         owner = tenant or ""
     else:
         owner = await require_tenant(request)
-    return file_response(request, service, await service.get(owner, file_id))
+    return await file_response(request, service, await service.get(owner, file_id))
 
 
 @router.put(
