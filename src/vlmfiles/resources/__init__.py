@@ -1,0 +1,3 @@
+from .files import AsyncFiles, Files
+
+__all__ = ["AsyncFiles", "Files"]
