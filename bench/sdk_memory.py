@@ -1,6 +1,7 @@
 """Peak RSS growth of the SDK while it uploads and downloads one large file.
 
     python -m bench.sdk_memory --base-url http://127.0.0.1:8000/v1 --api-key KEY --size 2G
+    python -m bench.sdk_memory --base-url URL --api-key KEY --size-mb 2048     # the same
 
 Writes a file of ``--size`` bytes (unique content, so the server cannot de-duplicate it),
 uploads it with ``Client.files.upload``, downloads it with ``Client.files.download``, and
@@ -77,12 +78,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", default=os.environ.get("VLMFILES_BASE_URL"))
     parser.add_argument("--api-key", default=os.environ.get("VLMFILES_API_KEY"))
-    parser.add_argument("--size", default="2G", help="bytes, or with K/M/G (default 2G)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--size", default="2G", help="bytes, or with K/M/G (default 2G)")
+    size.add_argument("--size-mb", type=int, help="size in MiB (--size-mb 2048 is --size 2G)")
     parser.add_argument("--method", default="auto", choices=["auto", "direct", "presigned-url"])
     parser.add_argument("--dir", default=None, help="where to write the test file")
     args = parser.parse_args()
+    nbytes = args.size_mb * 2**20 if args.size_mb is not None else parse_size(args.size)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        r = measure(args.base_url, args.api_key, parse_size(args.size), Path(tmp), args.method)
+        r = measure(args.base_url, args.api_key, nbytes, Path(tmp), args.method)
     mib = r["size"] / 2**20
     print(f"size {mib:.0f} MiB, method {args.method}, intact {r['intact']}")
     for step in ("upload", "download"):
