@@ -182,12 +182,10 @@ async def test_empty_id_is_a_value_error_before_any_request(rec, method, workdir
     assert rec.requests == []
 
 
-async def test_empty_id_for_content_before_any_request(rec):
+def test_empty_id_for_content_raises_at_the_call(rec):
+    """Not later, when the stream is first read: the mistake shows where it was made."""
     with pytest.raises(ValueError, match=r"^Expected a non-empty value for `file_id`$"):
-        if rec.flavour == "sync":
-            next(iter(rec.client.files.content("")))
-        else:
-            await rec.client.files.content("").__anext__()
+        rec.client.files.content("")
     assert rec.requests == []
 
 

@@ -278,8 +278,12 @@ class Files:
         )
 
     def content(self, file_id: str, *, start: int = 0, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """The file's bytes, streamed (from byte ``start``)."""
+        """The file's bytes, streamed (from byte ``start``). The request is sent when you
+        start iterating; an empty id raises at once."""
         _require_id(file_id)
+        return self._content(file_id, start, chunk_size)
+
+    def _content(self, file_id: str, start: int, chunk_size: int) -> Iterator[bytes]:
         headers = {"Range": f"bytes={start}-"} if start else {}
         response = self._client.request(
             RequestOptions("GET", f"files/{file_id}/content", headers=headers, stream=True)
@@ -451,10 +455,14 @@ class AsyncFiles:
             await self._json(RequestOptions("DELETE", f"files/{file_id}", timeout=timeout))
         )
 
-    async def content(
+    def content(
         self, file_id: str, *, start: int = 0, chunk_size: int = CHUNK
     ) -> AsyncIterator[bytes]:
+        """``async for chunk in client.files.content(id)``: as ``Files.content``."""
         _require_id(file_id)
+        return self._content(file_id, start, chunk_size)
+
+    async def _content(self, file_id: str, start: int, chunk_size: int) -> AsyncIterator[bytes]:
         headers = {"Range": f"bytes={start}-"} if start else {}
         response = await self._client.request(
             RequestOptions("GET", f"files/{file_id}/content", headers=headers, stream=True)
