@@ -320,16 +320,18 @@ async def test_error_without_json_body_keeps_the_text(make_client, sleeps):
 
 
 class LosesFirstUploadAnswer(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """Forwards to the real server, but the answer to the first upload is lost on the way
-    back (the server did store the file): the SDK sees a broken connection and retries."""
+    """Forwards to the real server, but the answer to the first ``method`` request (an
+    upload) is lost on the way back, though the server did it: the SDK sees a broken
+    connection and retries."""
 
-    def __init__(self) -> None:
+    def __init__(self, method: str = "POST") -> None:
         self.sync = httpx.HTTPTransport()
         self.async_ = httpx.AsyncHTTPTransport()
+        self.method = method
         self.uploads = 0
 
     def _lose(self, request: httpx.Request) -> bool:
-        if request.method != "POST":
+        if request.method != self.method:
             return False
         self.uploads += 1
         return self.uploads == 1
@@ -378,3 +380,17 @@ async def test_a_retried_upload_never_creates_a_second_file(flavour, server, key
     assert transport.uploads == 2 and len(sleeps) == 1  # the server got the bytes twice
     assert [f.id for f in listed] == [file.id]  # and kept one file
     assert file.bytes == 100_000
+
+
+async def test_a_delete_whose_answer_was_lost_reports_not_found(server, key, sleeps, tmp_path):
+    """The documented limit of retrying a DELETE: the retry finds the file already gone."""
+    path = tmp_path / "gone.pdf"
+    path.write_bytes(os.urandom(1000))
+    transport = LosesFirstUploadAnswer("DELETE")
+    with vlmfiles.Client(key, server.base_url, http_client=httpx.Client(transport=transport)) as c:
+        file = c.files.upload(path)
+        with pytest.raises(vlmfiles.NotFoundError):
+            c.files.delete(file.id)
+        assert list(c.files.list()) == []
+    transport.close()
+    assert transport.uploads == 2 and len(sleeps) == 1
