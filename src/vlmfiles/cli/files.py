@@ -2,7 +2,7 @@
 
 Tables for people, ``--json`` for scripts; progress bars (speed, ETA) only when stdout is a
 terminal. Exit codes: 0 success; 1 the API refused or could not be reached; 2 usage error
-(bad option, missing local file, no API key). Errors are one line on stderr.
+(bad option, no API key); 3 a local file that does not exist. Errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -32,13 +33,16 @@ from ..exceptions import ApiError, VlmFilesError
 
 files_app = typer.Typer(
     name="files",
-    help="Upload, list, get, download and delete files (exit codes: 0 ok, 1 API error, 2 usage).",
+    help=(
+        "Upload, list, get, download and delete files "
+        "(exit codes: 0 ok, 1 API error, 2 usage, 3 local file not found)."
+    ),
     no_args_is_help=True,
 )
 out = Console()
 err = Console(stderr=True)
 
-API_ERROR, USAGE_ERROR = 1, 2
+API_ERROR, USAGE_ERROR, LOCAL_FILE_MISSING = 1, 2, 3
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -73,8 +77,13 @@ def _options(
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    _error_line(message)
     return typer.Exit(code)
+
+
+def _error_line(message: str) -> None:
+    # Escaped: a path or server message with [brackets] is text, not rich markup.
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -86,6 +95,8 @@ def _errors() -> Iterator[None]:
         raise _fail(str(exc), API_ERROR) from None
     except VlmFilesError as exc:
         raise _fail(str(exc), USAGE_ERROR) from None
+    except FileNotFoundError as exc:
+        raise _fail(str(exc), LOCAL_FILE_MISSING) from None
     except (OSError, ValueError, TypeError) as exc:
         raise _fail(str(exc), USAGE_ERROR) from None
 
@@ -144,7 +155,7 @@ def upload(
     """Upload files (a file the server already has is not sent again)."""
     for path in paths:
         if not path.is_file():
-            raise _fail(f"No such file: {path}", USAGE_ERROR)
+            raise _fail(f"No such file: {path}", LOCAL_FILE_MISSING)
     with _errors():
         client = ctx.obj.client()
     done: list[Any] = []
@@ -169,7 +180,7 @@ def upload(
                     done.append(future.result())
                 except (VlmFilesError, OSError, ValueError) as exc:
                     failed += 1
-                    err.print(f"[red]error:[/red] {path}: {exc}", highlight=False, soft_wrap=True)
+                    _error_line(f"{path}: {exc}")
     _show(done, as_json)
     if failed:
         raise typer.Exit(API_ERROR)
@@ -236,7 +247,7 @@ def delete(
                 deleted.append(client.files.delete(file_id))
             except ApiError as exc:
                 failed += 1
-                err.print(f"[red]error:[/red] {file_id}: {exc}", highlight=False, soft_wrap=True)
+                _error_line(f"{file_id}: {exc}")
     if as_json:
         print(_dump(deleted))
     else:
