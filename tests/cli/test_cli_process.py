@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -165,3 +166,50 @@ def test_unreachable_server_exits_1(cli, tmp_path: Path):
     )
     assert proc.returncode == 1
     assert "Connection error" in one_error_line(proc)
+
+
+def test_progress_bars_on_a_terminal(cli, server, tmp_path: Path):
+    """On a terminal, uploads and downloads draw a bar with the speed and time left."""
+    import pty
+    import select
+
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(8 * 1024 * 1024))
+    key = server.new_key(f"tty-{uuid.uuid4().hex[:8]}")
+    env = {**os.environ, "VLMFILES_API_KEY": key, "VLMFILES_BASE_URL": server.base_url}
+    env.update(COLUMNS="120", TERM="xterm")
+
+    def on_terminal(*args: str) -> tuple[int, str]:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vlmfiles.cli", "files", *args],
+            env=env,
+            cwd=tmp_path,
+            stdout=slave,
+            stderr=slave,
+        )
+        os.close(slave)
+        seen = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            if not ready:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            seen += data
+        os.close(master)
+        return proc.wait(timeout=60), seen.decode(errors="replace")
+
+    code, screen = on_terminal("upload", str(path))
+    assert code == 0, screen
+    speed = re.compile(r"\d+(\.\d+)? [kMG]?B/s")
+    assert "big.bin" in screen and speed.search(screen), screen  # the bar: name and speed
+    file_id = next(w for w in screen.split() if w.startswith("file_"))
+    code, screen = on_terminal("download", file_id, "-o", str(tmp_path / "back.bin"))
+    assert code == 0, screen
+    assert speed.search(screen), screen
+    assert (tmp_path / "back.bin").read_bytes() == path.read_bytes()
