@@ -187,15 +187,7 @@ def raw_presigned(urls: list[str]) -> Callable[[], Callable[[bytes], bool]]:
 
 
 def presigned_put_urls(weed, bucket: str, n: int) -> list[str]:
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=weed.endpoint,
-        aws_access_key_id=weed.access_key,
-        aws_secret_access_key=weed.secret_key,
-        region_name=weed.region,
-    )
+    s3 = weed.client()
     try:
         s3.create_bucket(Bucket=bucket)
     except Exception:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.postgres import fresh_database
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, scale_env
 
 
 @contextlib.contextmanager
@@ -21,17 +21,6 @@ def seaweed(workdir: Path) -> Iterator:
         yield handle
     finally:
         handle.stop()
-
-
-def scale_env(weed, database_url: str, bucket: str) -> dict[str, str]:
-    return {
-        "VLMFILES_DATABASE_URL": database_url,
-        "VLMFILES_STORAGE_URL": weed.storage_url(bucket),
-        "VLMFILES_SECRET_KEY": "bench-secret",
-        "AWS_ACCESS_KEY_ID": weed.access_key,
-        "AWS_SECRET_ACCESS_KEY": weed.secret_key,
-        "AWS_DEFAULT_REGION": weed.region,
-    }
 
 
 @contextlib.contextmanager

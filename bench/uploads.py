@@ -25,16 +25,9 @@ def sdk_upload(
 
 def s3_put(weed, path: Path, bucket: str) -> float:
     """Seconds for boto3's managed upload of ``path`` straight to SeaweedFS's S3."""
-    import boto3
     from boto3.s3.transfer import TransferConfig
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=weed.endpoint,
-        aws_access_key_id=weed.access_key,
-        aws_secret_access_key=weed.secret_key,
-        region_name=weed.region,
-    )
+    s3 = weed.client()
     try:
         s3.create_bucket(Bucket=bucket)
     except Exception:  # already there

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.postgres import fresh_database
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, scale_env
 
 STACKS = [s for s in os.environ.get("VLMFILES_TEST_STACKS", "embedded,scale").split(",") if s]
 
@@ -23,18 +23,6 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory):
     handle = start_seaweed(tmp_path_factory.mktemp("seaweed"))
     yield handle
     handle.stop()
-
-
-def scale_env(seaweed, database_url: str, bucket: str) -> dict[str, str]:
-    """Settings for the scale stack: PostgreSQL metadata, SeaweedFS S3 blobs."""
-    return {
-        "VLMFILES_DATABASE_URL": database_url,
-        "VLMFILES_STORAGE_URL": seaweed.storage_url(bucket),
-        "VLMFILES_SECRET_KEY": "test-secret-shared-by-all-processes",
-        "AWS_ACCESS_KEY_ID": seaweed.access_key,
-        "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
-        "AWS_DEFAULT_REGION": seaweed.region,
-    }
 
 
 def _start(request, tmp_path_factory, name: str, env: dict[str, str]) -> Iterator[ServerProcess]:

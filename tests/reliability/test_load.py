@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 
-import psutil
+from bench.memory import PeakRss
 
 FULL = os.environ.get("VLMFILES_LOAD_FULL") == "1"
 CLIENTS = int(os.environ.get("VLMFILES_LOAD_CLIENTS", "64" if FULL else "12"))
@@ -29,20 +29,6 @@ MiB = 1024 * 1024
 def _size(rng: random.Random) -> int:
     """Log-uniform between 1 KiB and MAX_BYTES: mostly small files, some large."""
     return int(2 ** rng.uniform(10, MAX_BYTES.bit_length() - 1))
-
-
-class Sampler(threading.Thread):
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.proc = psutil.Process(pid)
-        self.base = self.proc.memory_info().rss
-        self.peak = self.base
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.05)
 
 
 def test_mixed_load_loses_nothing(server):
@@ -108,14 +94,12 @@ def test_mixed_load_loses_nothing(server):
         with lock:
             kept.update(mine)
 
-    sampler = Sampler(server.proc.pid)
-    sampler.start()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    sampler.stop_event.set()
+    with PeakRss(server.proc.pid) as sampler:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert errors == [], errors[:20]
 
     # Every file still there is complete and correct.
@@ -128,7 +112,7 @@ def test_mixed_load_loses_nothing(server):
                 for chunk in r.iter_bytes():
                     h.update(chunk)
             assert h.hexdigest() == sha, fid
-    growth = (sampler.peak - sampler.base) / MiB
+    growth = sampler.growth_mib
     # Per upload in flight: at most ~5 MiB of batches queued for the hash/write threads.
     assert growth < 64 + 6 * CLIENTS, f"server RSS grew {growth:.0f} MiB"
     p99 = sorted(small_latency)[int(0.99 * (len(small_latency) - 1))] * 1000 if small_latency else 0

@@ -91,9 +91,9 @@ def test_postgres_down_is_503_with_retry_after_then_recovers(tmp_path):
 def test_object_store_down_is_503_then_recovers(tmp_path):
     """SeaweedFS stopped under a running scale-stack server: 503 with Retry-After, nothing
     half-written, and service back by itself once the store is back on its address."""
-    from tests.conftest import scale_env
     from tests.support.postgres import fresh_database
     from tests.support.seaweed import start_seaweed
+    from tests.support.server import scale_env
 
     weed = start_seaweed(tmp_path / "weed")
     with fresh_database() as url:

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import STACKS, scale_env
+from tests.conftest import STACKS
 from tests.server.helpers import sha256, unique, upload
 from tests.support.postgres import fresh_database
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, scale_env
 
 MULTI = [s for s in STACKS if s in ("scale", "postgres")]
 

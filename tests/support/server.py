@@ -172,3 +172,14 @@ class ServerProcess:
             timeout=kw.pop("timeout", 60),
             **kw,
         )
+
+
+def scale_env(seaweed, database_url: str, bucket: str) -> dict[str, str]:
+    """Settings for the scale stack: PostgreSQL metadata, SeaweedFS S3 blobs, and the
+    signing secret every process of one deployment shares."""
+    return {
+        "VLMFILES_DATABASE_URL": database_url,
+        "VLMFILES_STORAGE_URL": seaweed.storage_url(bucket),
+        "VLMFILES_SECRET_KEY": "test-secret-shared-by-all-processes",
+        **seaweed.env(),
+    }

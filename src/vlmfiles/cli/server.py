@@ -124,9 +124,8 @@ def serve(
         # Embedded: no other process commits uploads yet, so bytes a crash left without a
         # record can be told apart and removed before the workers start.
         asyncio.run(_startup_sweep(settings))
-    _, _, store_mod = _server_modules()
-    if asyncio.run(_count_keys(store_mod, settings)) == 0:
-        key = asyncio.run(_create_key(store_mod, settings, "default"))
+    if _with_store(settings, lambda store: store.count_active_keys()) == 0:
+        key, _ = _with_store(settings, lambda store: store.create_key("default"))
         base = settings.resolved_public_url + "/v1"
         typer.echo(
             "\nNo API key existed, so one was created for tenant 'default'. Use it with:\n\n"
@@ -161,21 +160,18 @@ async def _startup_sweep(settings: Any) -> None:
         await service.store.close()
 
 
-async def _count_keys(store_mod: Any, settings: Any) -> int:
-    store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
-    try:
-        return await store.count_active_keys()
-    finally:
-        await store.close()
+def _with_store(settings: Any, call: Any) -> Any:
+    """Run ``await call(store)`` on the settings' metadata store, then close it."""
+    _, _, store_mod = _server_modules()
 
+    async def go() -> Any:
+        store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
+        try:
+            return await call(store)
+        finally:
+            await store.close()
 
-async def _create_key(store_mod: Any, settings: Any, tenant: str) -> str:
-    store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
-    try:
-        key, _ = await store.create_key(tenant)
-        return key
-    finally:
-        await store.close()
+    return asyncio.run(go())
 
 
 @keys_app.command("create")
@@ -190,8 +186,8 @@ def keys_create(
     """Print a new API key, and only the key, on stdout."""
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     _prepare_database(settings)
-    _, _, store_mod = _server_modules()
-    typer.echo(asyncio.run(_create_key(store_mod, settings, tenant)))
+    key, _ = _with_store(settings, lambda store: store.create_key(tenant))
+    typer.echo(key)
 
 
 @keys_app.command("revoke")
@@ -204,16 +200,7 @@ def keys_revoke(
     """Revoke a key: it stops working at once, on every server process."""
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     _prepare_database(settings)
-    _, _, store_mod = _server_modules()
-
-    async def go() -> int:
-        store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
-        try:
-            return await store.revoke_key(key)
-        finally:
-            await store.close()
-
-    n = asyncio.run(go())
+    n = _with_store(settings, lambda store: store.revoke_key(key))
     if n == 0:
         typer.echo("No active key matches.", err=True)
         raise typer.Exit(1)
@@ -227,16 +214,7 @@ def keys_list(
     """List keys by prefix (keys themselves are stored hashed and cannot be shown)."""
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     _prepare_database(settings)
-    _, _, store_mod = _server_modules()
-
-    async def go() -> list[dict[str, Any]]:
-        store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
-        try:
-            return await store.list_keys()
-        finally:
-            await store.close()
-
-    for row in asyncio.run(go()):
+    for row in _with_store(settings, lambda store: store.list_keys()):
         state = "revoked" if row["revoked_us"] else "active"
         typer.echo(f"{row['prefix']}…  tenant={row['tenant']}  {state}")
 
