@@ -350,3 +350,14 @@ async def test_timeout_per_call_reaches_the_request(server, key, workdir):
     uploads = [t for t in seen if t["read"] == 600]
     assert len(uploads) == 2
     assert uploads[0] == {"connect": 600, "read": 600, "write": 600, "pool": 600}
+
+
+async def test_list_result_behaves_like_the_official_sdks_list(client, workdir):
+    """The official SDK returns ``List[FileResponse]``; code written for it keeps working."""
+    assert await aw(client.files.list()) == []
+    assert not await aw(client.files.list())
+    uploaded = [await aw(client.files.upload(write(f"l{i}.pdf"))) for i in range(3)]
+    files = await aw(client.files.list())
+    assert files == uploaded[::-1] and len(files) == 3 and files
+    assert files[0] == uploaded[-1] and files[-1] == uploaded[0]
+    assert files[:2] == uploaded[:0:-1]

@@ -99,6 +99,14 @@ class FileList:
     def __getitem__(self, index: int) -> FileResponse:
         return self._all()[index]
 
+    def __eq__(self, other: object) -> bool:
+        # The official SDK returns a plain list: ``files.list() == []`` keeps working.
+        if isinstance(other, (list, tuple, FileList)):
+            return self._all() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a list
+
     def __repr__(self) -> str:
         return f"FileList(purpose={self._purpose!r}, limit={self._limit!r})"
 
