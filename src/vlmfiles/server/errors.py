@@ -110,6 +110,11 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 }
 
 
+def error_for_status(status: int, message: str) -> ApiError:
+    """The API error of ``status`` (a refusal recorded earlier, told again)."""
+    return _BY_STATUS.get(status, BadRequest)(message)
+
+
 def classify_backend_error(exc: BaseException) -> ApiError | None:
     """Map a failure of a backing service to 503/507, or None for a bug (500).
 

@@ -23,7 +23,16 @@ from typing import Any
 
 import anyio
 
-from .errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from .errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_for_status,
+)
 from .ingest import HashingSink, Staged, clean_filename, ingest_multipart, ingest_raw
 from .metadata.store import FileRecord, MetadataStore, UploadRecord, now_us
 from .security import UrlSigner, new_file_id
@@ -211,18 +220,28 @@ class FileService:
 
     async def receive_presigned(
         self, tenant_id: str, upload_id: str, stream: AsyncIterator[bytes]
-    ) -> tuple[FileRecord, bool]:
+    ) -> tuple[FileRecord, bool] | ApiError:
+        """Take the bytes PUT to an upload URL. A body over the size limit is refused
+        here (413). Bytes of a type the purpose does not take, or none, are *accepted* and
+        the verdict kept for verify-upload, as an object store would (it takes any PUT, and
+        the verification refuses): the same flow, and the same errors, on every stack.
+        Returns the file, or the refusal verify-upload will give."""
         upload = await self.store.get_upload(tenant_id, upload_id)
         if upload is None:
             raise NotFound(f"No upload {upload_id!r}.")
-        if upload.file_id is not None:
+        if upload.file_id is not None or upload.error_status is not None:
             raise Conflict(f"Upload {upload_id!r} has already received its file.")
-        staged = await ingest_raw(
-            stream, self.blobs, self.settings.max_file_size, self._validator_for(upload.purpose)
-        )
-        rec, created = await self._commit(
-            tenant_id, staged, upload.purpose, upload.filename, upload.id
-        )
+        try:
+            staged = await ingest_raw(
+                stream, self.blobs, self.settings.max_file_size, self._validator_for(upload.purpose)
+            )
+            rec, created = await self._commit(
+                tenant_id, staged, upload.purpose, upload.filename, upload.id
+            )
+        except (UnsupportedMediaType, BadRequest) as refused:
+            if not await self.store.fail_upload(upload.id, refused.status_code, refused.message):
+                raise Conflict(f"Upload {upload_id!r} has already received its file.") from None
+            return refused
         if not await self.store.complete_upload(upload.id, rec.id):
             # Two PUTs raced; the other one won. Ours de-duplicated to the same content or
             # created a second record: drop ours unless it is the same one.
@@ -236,6 +255,8 @@ class FileService:
         upload = await self.store.get_upload(tenant_id, upload_id)
         if upload is None:
             raise NotFound(f"No upload {upload_id!r}.")
+        if upload.error_status is not None:
+            raise error_for_status(upload.error_status, upload.error_message or "Refused.")
         if upload.file_id is None and self.direct_uploads:
             size = await anyio.to_thread.run_sync(self.blobs.incoming_size, upload.id)  # type: ignore[attr-defined]
             if size is not None:
@@ -253,7 +274,15 @@ class FileService:
         return rec
 
     async def _adopt_incoming(self, upload: UploadRecord, size: int) -> FileRecord:
-        """Hash an object PUT straight to the store, then commit it like any upload."""
+        """Hash an object PUT straight to the store, then commit it like any upload. A
+        refusal is recorded, so asking again gives the same answer."""
+        try:
+            return await self._adopt_incoming_checked(upload, size)
+        except (UnsupportedMediaType, BadRequest, PayloadTooLarge) as refused:
+            await self.store.fail_upload(upload.id, refused.status_code, refused.message)
+            raise
+
+    async def _adopt_incoming_checked(self, upload: UploadRecord, size: int) -> FileRecord:
         if size > self.settings.max_file_size:
             await anyio.to_thread.run_sync(self.blobs.delete_incoming, upload.id)  # type: ignore[attr-defined]
             raise PayloadTooLarge(

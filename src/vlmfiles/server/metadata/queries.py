@@ -234,9 +234,27 @@ def complete_upload(conn: Connection, upload_id: str, file_id: str) -> bool:
     return res.rowcount == 1
 
 
+def fail_upload(conn: Connection, upload_id: str, status: int, message: str) -> bool:
+    """Record why an upload's bytes were refused; False if it was finished already."""
+    res = conn.execute(
+        update(uploads)
+        .where(
+            uploads.c.id == upload_id,
+            uploads.c.file_id.is_(None),
+            uploads.c.error_status.is_(None),
+        )
+        .values(error_status=status, error_message=message[:2048])
+    )
+    return res.rowcount == 1
+
+
 def expired_uploads(conn: Connection, now: int) -> list[UploadRecord]:
     rows = conn.execute(
-        select(uploads).where(uploads.c.expires_us < now, uploads.c.file_id.is_(None))
+        select(uploads).where(
+            uploads.c.expires_us < now,
+            uploads.c.file_id.is_(None),
+            uploads.c.error_status.is_(None),
+        )
     )
     return [UploadRecord(**r._mapping) for r in rows]
 

@@ -33,3 +33,5 @@ class UploadRecord:
     created_us: int
     expires_us: int
     file_id: str | None
+    error_status: int | None = None
+    error_message: str | None = None

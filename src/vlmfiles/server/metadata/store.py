@@ -231,6 +231,9 @@ class MetadataStore:
         """Mark the upload done; False if another request completed it first."""
         return await self._call(queries.complete_upload, upload_id, file_id, write=True)
 
+    async def fail_upload(self, upload_id: str, status: int, message: str) -> bool:
+        return await self._call(queries.fail_upload, upload_id, status, message, write=True)
+
     async def expired_uploads(self, now: int) -> list[UploadRecord]:
         return await self._call(queries.expired_uploads, now)
 

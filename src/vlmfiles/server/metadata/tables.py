@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -84,4 +85,7 @@ uploads = Table(
     # Set once the bytes are in: the file the upload became (its own id, or the
     # de-duplicated record's).
     Column("file_id", String(40), nullable=True),
+    # Or, set when the bytes were refused (type, emptiness): what verify-upload answers.
+    Column("error_status", Integer, nullable=True),
+    Column("error_message", String(2048), nullable=True),
 )

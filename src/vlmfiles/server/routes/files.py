@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..auth import require_tenant
 from ..download import file_response
-from ..errors import BadRequest, PayloadTooLarge
+from ..errors import ApiError, BadRequest, PayloadTooLarge
 from ..models import ERRORS, FileObject, HealthObject, PresignedUrlObject, PresignedUrlRequest
 from ..service import FileService
 
@@ -169,5 +169,15 @@ async def put_upload(
     service = _service(request)
     service.check_signature("PUT", tenant, upload_id, expires, signature)
     _check_declared_length(request, service.settings.max_file_size)
-    rec, _ = await service.receive_presigned(tenant, upload_id, request.stream())
-    return JSONResponse(service.file_json(rec))
+    result = await service.receive_presigned(tenant, upload_id, request.stream())
+    if isinstance(result, ApiError):
+        # The bytes were received; GET /v1/files/verify-upload/{id} reports the refusal.
+        return JSONResponse(
+            {
+                "id": upload_id,
+                "object": "upload",
+                "status": "refused",
+                "error": {"message": result.message, "type": result.type},
+            }
+        )
+    return JSONResponse(service.file_json(result[0]))
