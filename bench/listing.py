@@ -10,7 +10,7 @@ import time
 import httpx
 
 
-async def _fill(database_url: str, tenant_name: str, n: int) -> None:
+async def _fill(database_url: str, tenant_name: str, start: int, n: int) -> None:
     from sqlalchemy import insert, select
 
     from vlmfiles.server.metadata.store import MetadataStore
@@ -22,11 +22,11 @@ async def _fill(database_url: str, tenant_name: str, n: int) -> None:
             tenant_id = (
                 await conn.execute(select(tenants.c.id).where(tenants.c.name == tenant_name))
             ).scalar_one()
-        base = time.time_ns() // 1000
+        base = 1_700_000_000_000_000  # fixed, so a later fill continues the same order
         batch = 20_000
-        for start in range(0, n, batch):
+        for first in range(start, start + n, batch):
             blob_rows, file_rows = [], []
-            for i in range(start, min(n, start + batch)):
+            for i in range(first, min(start + n, first + batch)):
                 sha = hashlib.sha256(f"{tenant_name}-{i}".encode()).hexdigest()
                 blob_rows.append({"sha256": sha, "md5": sha[:32], "size": 4096, "created_us": base})
                 file_rows.append(
@@ -39,7 +39,7 @@ async def _fill(database_url: str, tenant_name: str, n: int) -> None:
                         "purpose": "datasets",
                         "filename": f"f{i}.bin",
                         "content_type": "application/octet-stream",
-                        "created_us": base - n + i,
+                        "created_us": base + i,
                     }
                 )
             async with store.engine.begin() as conn:
@@ -49,8 +49,9 @@ async def _fill(database_url: str, tenant_name: str, n: int) -> None:
         await store.close()
 
 
-def fill(database_url: str, tenant_name: str, n: int) -> None:
-    asyncio.run(_fill(database_url, tenant_name, n))
+def fill(database_url: str, tenant_name: str, start: int, n: int) -> None:
+    """Add ``n`` file records (numbers ``start`` .. ``start + n - 1``) to the tenant."""
+    asyncio.run(_fill(database_url, tenant_name, start, n))
 
 
 def _time(client: httpx.Client, params: dict, reps: int) -> tuple[float, float]:

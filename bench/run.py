@@ -139,7 +139,7 @@ def listings(stack: str, srv, sizes: list[int]) -> list[Row]:
     tenant = f"list-{uuid.uuid4().hex[:6]}"
     key = srv.new_key(tenant)
     for n in sizes:
-        listing.fill(srv.database_url, tenant, n - done)
+        listing.fill(srv.database_url, tenant, done, n - done)
         done = n
         with srv.client(key) as c:
             res = listing.measure(c, n)
@@ -195,6 +195,23 @@ def memory(stack: str, srv, work: Path, size: int) -> list[Row]:
     ]
 
 
+def run_stack(stack: str, srv, weed, work: Path, args, only: set[str]) -> list[Row]:
+    sections = {
+        "large": lambda: large_uploads(stack, srv, weed, work, args.size_mb * MiB, args.repeats),
+        "small": lambda: small_files(stack, srv, weed, args.small_total, args.repeats),
+        "list": lambda: listings(stack, srv, [int(s) for s in args.list_sizes.split(",")]),
+        "memory": lambda: memory(stack, srv, work, args.memory_mb * MiB),
+    }
+    rows: list[Row] = []
+    for name, section in sections.items():
+        if name in only:
+            new = section()
+            rows += new
+            for r in new:  # as they come, so a long run shows progress
+                print("  " + " | ".join(r), file=sys.stderr, flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     ap.add_argument("--size-mb", type=int, default=1024, help="large upload size (MiB)")
@@ -217,14 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     with stacks.seaweed(work) if "scale" in args.stacks or not args.smoke else _null() as weed:
         for stack in args.stacks.split(","):
             with stacks.server(stack, work, weed if stack == "scale" else None) as srv:
-                if "large" in only:
-                    rows += large_uploads(stack, srv, weed, work, args.size_mb * MiB, args.repeats)
-                if "small" in only:
-                    rows += small_files(stack, srv, weed, args.small_total, args.repeats)
-                if "list" in only:
-                    rows += listings(stack, srv, [int(s) for s in args.list_sizes.split(",")])
-                if "memory" in only:
-                    rows += memory(stack, srv, work, args.memory_mb * MiB)
+                rows += run_stack(stack, srv, weed, work, args, only)
     print(
         f"\nvlmfiles benchmark — {time.strftime('%Y-%m-%d %H:%M')}, {_machine()}, {time.time() - t0:.0f} s\n"
     )
