@@ -169,12 +169,12 @@ def test_unreachable_server_exits_1(cli, tmp_path: Path):
 
 
 def test_progress_bars_on_a_terminal(cli, server, tmp_path: Path):
-    """On a terminal, uploads and downloads draw a bar with the speed and time left."""
+    """On a terminal, uploads and downloads draw a bar with the size, speed and time left."""
     import pty
     import select
 
     path = tmp_path / "big.bin"
-    path.write_bytes(os.urandom(8 * 1024 * 1024))
+    path.write_bytes(os.urandom(64 * 1024 * 1024))  # long enough for the bar to redraw
     key = server.new_key(f"tty-{uuid.uuid4().hex[:8]}")
     env = {**os.environ, "VLMFILES_API_KEY": key, "VLMFILES_BASE_URL": server.base_url}
     env.update(COLUMNS="120", TERM="xterm")
@@ -207,7 +207,8 @@ def test_progress_bars_on_a_terminal(cli, server, tmp_path: Path):
     code, screen = on_terminal("upload", str(path))
     assert code == 0, screen
     speed = re.compile(r"\d+(\.\d+)? [kMG]?B/s")
-    assert "big.bin" in screen and speed.search(screen), screen  # the bar: name and speed
+    assert "big.bin" in screen and "/67.1 MB" in screen, screen  # the bar: name and size
+    assert speed.search(screen) and re.search(r"\d:\d\d:\d\d", screen), screen  # speed, ETA
     file_id = next(w for w in screen.split() if w.startswith("file_"))
     code, screen = on_terminal("download", file_id, "-o", str(tmp_path / "back.bin"))
     assert code == 0, screen
