@@ -209,7 +209,9 @@ def test_megabytes_of_preamble_are_refused_early(api):
 def test_too_large_with_content_length_says_the_limit(small_server):
     with small_server.client() as api:
         r = upload(api, unique(SMALL_LIMIT + 1))
-        assert_error(r, 413, str(SMALL_LIMIT))
+        assert_error(r, 413, f"limit is {SMALL_LIMIT} bytes")
+        r = upload(api, unique(SMALL_LIMIT * 3))  # refused on its declared length alone
+        assert_error(r, 413, f"limit is {SMALL_LIMIT} bytes")
         assert _staging(small_server) == []
 
 

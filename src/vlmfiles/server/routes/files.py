@@ -23,16 +23,18 @@ def _service(request: Request) -> FileService:
     return request.app.state.service
 
 
-def _check_declared_length(request: Request, limit: int) -> None:
-    """Refuse at once a body whose declared length is already over the limit."""
+def _check_declared_length(request: Request, file_limit: int, overhead: int = 0) -> None:
+    """Refuse at once a body whose declared length is already over the file size limit
+    (plus ``overhead`` for the multipart framing around the file)."""
     raw = request.headers.get("content-length")
     if raw is None:
         return
     if not raw.isdigit():
         raise BadRequest(f"Content-Length must be a non-negative integer, got {raw!r}.")
-    if int(raw) > limit:
+    if int(raw) > file_limit + overhead:
         raise PayloadTooLarge(
-            f"File too large: the body is {int(raw)} bytes and the limit is {limit} bytes."
+            f"File too large: the body is {int(raw)} bytes and the limit is {file_limit} "
+            f"bytes ({file_limit / 1024**2:.0f} MiB)."
         )
 
 
@@ -70,7 +72,7 @@ async def upload_file(
     purpose: Annotated[str | None, Query(description="Default: assistants")] = None,
 ) -> JSONResponse:
     service = _service(request)
-    _check_declared_length(request, service.settings.max_file_size + MULTIPART_OVERHEAD)
+    _check_declared_length(request, service.settings.max_file_size, MULTIPART_OVERHEAD)
     rec, created = await service.upload_multipart(
         tenant, request.stream(), request.headers.get("content-type"), purpose
     )
