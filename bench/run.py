@@ -85,6 +85,32 @@ def large_uploads(stack: str, srv, weed, work: Path, size: int, repeats: int) ->
     return rows
 
 
+def upload_methods(stack: str, srv, work: Path, size: int, repeats: int) -> list[Row]:
+    """The SDK's two ways up, on new bytes each time: which should method="auto" pick?"""
+    from vlmfiles import Client
+
+    rates: dict[str, list[float]] = {"direct": [], "presigned-url": []}
+    with Client(api_key=srv.api_key, base_url=srv.base_url, timeout=3600) as client:
+        for _ in range(repeats):
+            for method in rates:
+                path = Payload(size).write(work / f"method-{uuid.uuid4().hex[:6]}.bin")
+                t = time.perf_counter()
+                f = client.files.upload(path, purpose="datasets", method=method, force=True)
+                rates[method].append(size / 1e6 / (time.perf_counter() - t))
+                client.files.delete(f.id)
+                path.unlink()
+    direct, presigned = (statistics.median(rates[m]) for m in ("direct", "presigned-url"))
+    return [
+        (stack, f"SDK upload, method=direct, {size // MiB} MiB", f"{direct:.0f} MB/s", ""),
+        (
+            stack,
+            f"SDK upload, method=presigned-url, {size // MiB} MiB",
+            f"{presigned:.0f} MB/s",
+            f"direct = {direct / presigned:.2f} × presigned",
+        ),
+    ]
+
+
 def small_files(stack: str, srv, weed, total: int, repeats: int) -> list[Row]:
     rows: list[Row] = []
     for workers in (8, 64):
@@ -198,6 +224,7 @@ def memory(stack: str, srv, work: Path, size: int) -> list[Row]:
 def run_stack(stack: str, srv, weed, work: Path, args, only: set[str]) -> list[Row]:
     sections = {
         "large": lambda: large_uploads(stack, srv, weed, work, args.size_mb * MiB, args.repeats),
+        "methods": lambda: upload_methods(stack, srv, work, args.size_mb * MiB // 2, args.repeats),
         "small": lambda: small_files(stack, srv, weed, args.small_total, args.repeats),
         "list": lambda: listings(stack, srv, [int(s) for s in args.list_sizes.split(",")]),
         "memory": lambda: memory(stack, srv, work, args.memory_mb * MiB),
@@ -220,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list-sizes", default="100000,1000000", help="listing depths")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--stacks", default="embedded,scale")
-    ap.add_argument("--only", default="large,small,list,memory", help="which rows")
+    ap.add_argument("--only", default="large,methods,small,list,memory", help="which rows")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (CI)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args(argv)

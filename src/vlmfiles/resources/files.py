@@ -265,7 +265,7 @@ class Files:
         )
 
     def list(
-        self, limit: int | None = None, skip: int = 0, purpose: FilePurpose | str | None = None
+        self, skip: int = 0, limit: int | None = None, purpose: FilePurpose | str | None = None
     ) -> FileList:
         """Files, newest first. ``list(limit=10)``: at most ten. ``list()``: every file,
         fetched a page at a time as you iterate."""
@@ -446,7 +446,7 @@ class AsyncFiles:
         )
 
     def list(
-        self, limit: int | None = None, skip: int = 0, purpose: FilePurpose | str | None = None
+        self, skip: int = 0, limit: int | None = None, purpose: FilePurpose | str | None = None
     ) -> AsyncFileList:
         if limit is not None and limit < 1:
             raise ValueError("limit must be 1 or more (or None for every file)")

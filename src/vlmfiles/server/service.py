@@ -18,23 +18,18 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import anyio
 
 from .errors import (
-    ApiError,
     BadRequest,
-    Conflict,
-    Forbidden,
     NotFound,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    error_for_status,
 )
-from .ingest import HashingSink, Staged, clean_filename, ingest_multipart, ingest_raw
-from .metadata.store import FileRecord, MetadataStore, UploadRecord, now_us
+from .ingest import Staged, clean_filename, ingest_multipart
+from .metadata.records import iso
+from .metadata.store import FileRecord, MetadataStore, now_us
+from .presigned import PresignedUploads
 from .security import UrlSigner, new_file_id
 from .settings import Settings
 from .sniff import DEFAULT_PURPOSE, JsonValidator, check_accepted, check_purpose, detect
@@ -45,12 +40,8 @@ log = logging.getLogger("vlmfiles.server")
 STALE_SECONDS = 3600
 
 
-def iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 @dataclass
-class FileService:
+class FileService(PresignedUploads):
     settings: Settings
     store: MetadataStore
     blobs: BlobStore
@@ -149,173 +140,6 @@ class FileService:
 
     async def release_blob(self, sha256: str) -> bool:
         return await self.store.release_blob(sha256, self.blobs.delete)
-
-    # Presigned uploads ------------------------------------------------------------------
-
-    async def create_presigned_upload(
-        self,
-        tenant_id: str,
-        filename: str,
-        purpose: str | None,
-        expiration: int | None,
-        content_type: str | None,
-    ) -> dict[str, Any]:
-        purpose = check_purpose(purpose or DEFAULT_PURPOSE)
-        name = clean_filename(filename)
-        if name is None:
-            raise BadRequest("filename must be a non-empty file name (not '.', '..' or a path).")
-        ttl = expiration if expiration is not None else 3600
-        limit = self.settings.max_upload_url_expiry_seconds
-        if not 1 <= ttl <= limit:
-            raise BadRequest(f"expiration must be between 1 and {limit} seconds; got {ttl}.")
-        upload_id = new_file_id()
-        created = now_us()
-        ctype = content_type or "application/octet-stream"
-        await self.store.create_upload(
-            UploadRecord(
-                id=upload_id,
-                tenant_id=tenant_id,
-                filename=name,
-                purpose=purpose,
-                content_type=ctype,
-                created_us=created,
-                expires_us=created + ttl * 1_000_000,
-                file_id=None,
-            )
-        )
-        if self.direct_uploads:
-            # Straight to the object store; verify-upload then hashes and commits it.
-            url = await anyio.to_thread.run_sync(
-                self.blobs.presign_put,
-                upload_id,
-                ttl,
-                content_type,  # type: ignore[attr-defined]
-            )
-        else:
-            url, _ = self.signer.sign("PUT", f"/v1/uploads/{upload_id}", tenant_id, upload_id, ttl)
-        return {
-            "id": upload_id,
-            "url": url,
-            "filename": name,
-            "purpose": purpose,
-            "content_type": ctype,
-            "upload_method": "PUT",
-            "method": "PUT",
-            "public_url": None,
-            "created_at": iso(created),
-            "expiration": ttl,
-        }
-
-    @property
-    def direct_uploads(self) -> bool:
-        """Whether presigned uploads go straight to the blob store (S3) or through us."""
-        return hasattr(self.blobs, "presign_put")
-
-    def check_signature(
-        self, method: str, tenant_id: str, file_id: str, expires: str, signature: str
-    ) -> None:
-        reason = self.signer.verify(method, tenant_id, file_id, expires, signature)
-        if reason is not None:
-            raise Forbidden(f"This signed URL is not valid: {reason}. Ask for a new one.")
-
-    async def receive_presigned(
-        self, tenant_id: str, upload_id: str, stream: AsyncIterator[bytes]
-    ) -> tuple[FileRecord, bool] | ApiError:
-        """Take the bytes PUT to an upload URL. A body over the size limit is refused
-        here (413). Bytes of a type the purpose does not take, or none, are *accepted* and
-        the verdict kept for verify-upload, as an object store would (it takes any PUT, and
-        the verification refuses): the same flow, and the same errors, on every stack.
-        Returns the file, or the refusal verify-upload will give."""
-        upload = await self.store.get_upload(tenant_id, upload_id)
-        if upload is None:
-            raise NotFound(f"No upload {upload_id!r}.")
-        if upload.file_id is not None or upload.error_status is not None:
-            raise Conflict(f"Upload {upload_id!r} has already received its file.")
-        try:
-            staged = await ingest_raw(
-                stream, self.blobs, self.settings.max_file_size, self._validator_for(upload.purpose)
-            )
-            rec, created = await self._commit(
-                tenant_id, staged, upload.purpose, upload.filename, upload.id
-            )
-        except (UnsupportedMediaType, BadRequest) as refused:
-            if not await self.store.fail_upload(upload.id, refused.status_code, refused.message):
-                raise Conflict(f"Upload {upload_id!r} has already received its file.") from None
-            return refused
-        if not await self.store.complete_upload(upload.id, rec.id):
-            # Two PUTs raced; the other one won. Ours de-duplicated to the same content or
-            # created a second record: drop ours unless it is the same one.
-            winner = await self.store.get_upload(tenant_id, upload_id)
-            if created and winner is not None and winner.file_id != rec.id:
-                await self.delete(tenant_id, rec.id)
-            raise Conflict(f"Upload {upload_id!r} has already received its file.")
-        return rec, created
-
-    async def verify_upload(self, tenant_id: str, upload_id: str) -> FileRecord:
-        upload = await self.store.get_upload(tenant_id, upload_id)
-        if upload is None:
-            raise NotFound(f"No upload {upload_id!r}.")
-        if upload.error_status is not None:
-            raise error_for_status(upload.error_status, upload.error_message or "Refused.")
-        if upload.file_id is None and self.direct_uploads:
-            size = await anyio.to_thread.run_sync(self.blobs.incoming_size, upload.id)  # type: ignore[attr-defined]
-            if size is not None:
-                return await self._adopt_incoming(upload, size)
-        if upload.file_id is None:
-            if upload.expires_us < now_us():
-                raise NotFound(f"Upload {upload_id!r} expired before any bytes were sent.")
-            raise Conflict(
-                f"Upload {upload_id!r} has not received its bytes yet: PUT them to the "
-                "presigned URL first."
-            )
-        rec = await self.store.get_file(tenant_id, upload.file_id)
-        if rec is None:
-            raise NotFound(f"The file of upload {upload_id!r} has since been deleted.")
-        return rec
-
-    async def _adopt_incoming(self, upload: UploadRecord, size: int) -> FileRecord:
-        """Hash an object PUT straight to the store, then commit it like any upload. A
-        refusal is recorded, so asking again gives the same answer."""
-        try:
-            return await self._adopt_incoming_checked(upload, size)
-        except (UnsupportedMediaType, BadRequest, PayloadTooLarge) as refused:
-            await self.store.fail_upload(upload.id, refused.status_code, refused.message)
-            raise
-
-    async def _adopt_incoming_checked(self, upload: UploadRecord, size: int) -> FileRecord:
-        if size > self.settings.max_file_size:
-            await anyio.to_thread.run_sync(self.blobs.delete_incoming, upload.id)  # type: ignore[attr-defined]
-            raise PayloadTooLarge(
-                f"File too large: {size} bytes were uploaded and the limit is "
-                f"{self.settings.max_file_size} bytes. The upload was discarded."
-            )
-        incoming = IncomingBlob(self.blobs, upload.id)
-        sink = HashingSink(
-            incoming, self.settings.max_file_size, self._validator_for(upload.purpose)
-        )
-        try:
-            chunks = self.blobs.read_incoming(upload.id)  # type: ignore[attr-defined]
-            while True:
-                chunk = await anyio.to_thread.run_sync(next, chunks, None)
-                if chunk is None:
-                    break
-                sink.add(chunk)
-                if sink.ready:
-                    await sink.flush()
-            staged = await sink.finish(None, {})
-        except BaseException:
-            await sink.abort()
-            raise
-        rec, created = await self._commit(
-            upload.tenant_id, staged, upload.purpose, upload.filename, upload.id
-        )
-        if not await self.store.complete_upload(upload.id, rec.id):
-            winner = await self.store.get_upload(upload.tenant_id, upload.id)
-            if winner is not None and winner.file_id is not None:
-                found = await self.store.get_file(upload.tenant_id, winner.file_id)
-                if found is not None:
-                    return found
-        return rec
 
     # Reads and deletes ------------------------------------------------------------------
 
@@ -421,21 +245,3 @@ class FileService:
                 await anyio.to_thread.run_sync(self.blobs.delete, key)
                 removed += 1
         return {"staging": staging, "blobs": released, "uploads": len(expired), "orphans": removed}
-
-
-class IncomingBlob:
-    """A directly uploaded object seen as a staged blob: the hashing sink's writer (its
-    bytes are already stored, so ``write`` does nothing), committed by a copy in the store."""
-
-    def __init__(self, blobs: BlobStore, upload_id: str) -> None:
-        self.blobs = blobs
-        self.upload_id = upload_id
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def commit(self, key: str) -> None:
-        self.blobs.commit_incoming(self.upload_id, key)  # type: ignore[attr-defined]
-
-    def abort(self) -> None:
-        self.blobs.delete_incoming(self.upload_id)  # type: ignore[attr-defined]

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def iso(us: int) -> str:
+    """Microseconds since the epoch as ISO 8601 UTC with a ``Z``, as the API sends times."""
+    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
