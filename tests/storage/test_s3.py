@@ -183,3 +183,69 @@ def _stream_256_mib(s3_store) -> None:
     assert s3_store.size(h.hexdigest()) == total * MiB
     assert staging(s3_store) == []
     assert growth < 64, f"RSS grew by {growth:.0f} MiB while streaming {total} MiB"
+
+
+def test_concurrent_writers_share_a_memory_budget(seaweed, monkeypatch):
+    """Many large uploads at once hold no more part memory than the store's budget, and
+    all of them finish (a writer waits only while holding no unsent part: no deadlock)."""
+    s3_store = open_s3(seaweed, monkeypatch, buffer_mb="15")  # three 5 MiB parts in all
+    writers, parts = 8, 3
+    results: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def upload(n: int) -> None:
+        try:
+            w = s3_store.writer()
+            h = hashlib.sha256()
+            for i in range(parts * 5):  # 1 MiB batches, as the server hands them over
+                data = bytes([n, i]) * (MiB // 2)
+                h.update(data)
+                w.write(data)
+            w.commit(h.hexdigest())
+            results[n] = h.hexdigest()
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=upload, args=(n,)) for n in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors, errors
+        assert len(results) == writers
+        for digest in results.values():
+            assert s3_store.size(digest) == parts * 5 * MiB
+        assert s3_store.budget.peak <= 15 * MiB
+        assert s3_store.budget.peak >= 10 * MiB  # the writers really did contend for it
+        assert s3_store.budget.held == 0
+        assert staging(s3_store) == []
+    finally:
+        s3_store.close()
+
+
+def test_a_writer_that_finds_no_memory_gives_up_with_a_retryable_error(seaweed, monkeypatch):
+    from vlmfiles.server.errors import classify_backend_error
+
+    s3_store = open_s3(seaweed, monkeypatch, buffer_mb="5")  # room for one part
+    s3_store.budget.wait_seconds = 0.5
+    try:
+        holder = s3_store.writer()
+        holder.write(b"a" * (2 * MiB))  # past the small-file allowance: holds the part
+        small = s3_store.writer()
+        small.write(b"s" * 4096)  # small bodies never wait for the budget
+        small.commit(hashlib.sha256(b"s" * 4096).hexdigest())
+        starved = s3_store.writer()
+        with pytest.raises(TimeoutError) as info:
+            starved.write(b"b" * (2 * MiB))
+        assert classify_backend_error(info.value).status_code == 503
+        starved.abort()
+        holder.abort()  # gives its part back
+        assert s3_store.budget.held == 0
+        again = s3_store.writer()
+        again.write(b"c" * (2 * MiB))
+        again.commit(hashlib.sha256(b"c" * (2 * MiB)).hexdigest())
+        assert s3_store.budget.held == 0
+        assert staging(s3_store) == []
+    finally:
+        s3_store.close()

@@ -3,8 +3,9 @@
 URL: ``s3://BUCKET[/PREFIX]?endpoint=http://host:port&region=us-east-1`` with options
 ``create_bucket=true``, ``public_endpoint=URL`` (used only to sign presigned URLs, for
 when clients reach the store at another address than the server does),
-``path_style=true|false`` (default: true when an endpoint is given), ``part_size_mb=8``
-and ``max_connections=64``. Credentials come from boto3's usual chain (the
+``path_style=true|false`` (default: true when an endpoint is given), ``part_size_mb=8``,
+``parts_in_flight=2``, ``buffer_mb=256`` (memory for parts, all uploads together) and
+``max_connections=64``. Credentials come from boto3's usual chain (the
 ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` variables, a profile, an instance role),
 never from the URL, which ends up in logs.
 
@@ -14,12 +15,7 @@ Key layout under PREFIX::
     staging/<pid>-<uuid>     a writer's staged object or multipart upload
     incoming/<upload_id>     bytes a client PUT to a presigned URL, not yet adopted
 
-A writer buffers one part (8 MiB) and sends each full part as a multipart-upload part
-from a background thread while the next one fills, so memory stays at about two parts
-whatever the size of the blob. A body smaller than one part is a single PutObject
-straight to its final key at commit. A multipart body is completed under staging/ and
-then copied server-side to blobs/<sha256>: the final key is only known once every byte
-has been hashed, and S3 cannot rename.
+Writing a blob (parts, the store-wide memory budget, the commit) is in ``s3_writer``.
 
 Staging names carry the PID like the local store's, but a bucket is shared by many hosts,
 so the sweep goes by age: a staged object older than the cutoff, or a multipart upload
@@ -29,12 +25,9 @@ whose newest part (or initiation) is older than it, belongs to a dead writer.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import uuid
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -50,10 +43,10 @@ from botocore.exceptions import (
 from urllib3.exceptions import ProtocolError
 
 from .base import BlobNotFound
+from .s3_writer import PartBudget, S3BlobWriter
 
 MiB = 1024 * 1024
 CHUNK = MiB
-MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_SINGLE_COPY = 5 * 1024 * MiB  # CopyObject's limit; above it boto3 copies by parts
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -62,7 +55,7 @@ _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 _STREAM_ERRORS = (ResponseStreamingError, ReadTimeoutError, IncompleteReadError, ProtocolError)
 _OPTIONS = set(
     "endpoint region create_bucket public_endpoint path_style part_size_mb max_connections "
-    "parts_in_flight".split()
+    "parts_in_flight buffer_mb".split()
 )
 
 
@@ -89,112 +82,6 @@ def _flag(query: dict[str, str], name: str) -> bool | None:
     raise ValueError(f"storage URL option {name}={value!r}: use true or false")
 
 
-class S3BlobWriter:
-    def __init__(self, store: S3BlobStore) -> None:
-        self._store = store
-        self.key = f"{store.prefix}staging/{os.getpid()}-{uuid.uuid4().hex}"
-        self._buf = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self._inflight: deque[Future[None]] = deque()
-        self._done = False
-
-    def _part_size(self) -> int:
-        # Grow parts every 1,000 so 10,000 parts always suffice (8 MiB parts alone would
-        # stop at 78 GiB); memory grows with the blob only past 8 GiB.
-        return self._store.part_size * (1 + len(self._parts) // 1000)
-
-    def write(self, data: bytes) -> None:
-        self._buf += data
-        while len(self._buf) >= (size := self._part_size()):
-            part = bytes(memoryview(self._buf)[:size])
-            del self._buf[:size]
-            self._send(part)
-
-    def _send(self, part: bytes) -> None:
-        s = self._store
-        # A few parts in flight: the store answers each part slowly (it writes it before it
-        # answers), so uploads overlap; a bounded number keeps memory bounded.
-        while len(self._inflight) >= s.parts_in_flight:
-            self._inflight.popleft().result()
-        if self._upload_id is None:
-            self._upload_id = s.client.create_multipart_upload(Bucket=s.bucket, Key=self.key)[
-                "UploadId"
-            ]
-        if len(self._parts) >= MAX_PARTS:
-            raise OSError(f"blob too large: more than {MAX_PARTS} parts")
-        entry: dict[str, Any] = {"PartNumber": len(self._parts) + 1}
-        self._parts.append(entry)
-        upload_id = self._upload_id
-
-        def upload() -> None:
-            r = s.client.upload_part(
-                Bucket=s.bucket,
-                Key=self.key,
-                UploadId=upload_id,
-                PartNumber=entry["PartNumber"],
-                Body=part,
-            )
-            entry["ETag"] = r["ETag"]
-
-        self._inflight.append(s.pool.submit(upload))
-
-    def _wait(self) -> None:
-        while self._inflight:
-            self._inflight.popleft().result()
-
-    def commit(self, key: str) -> None:
-        s = self._store
-        final = s.blob_key(key)
-        try:
-            if s._head(final):  # same key, same bytes: keep the original, drop ours
-                self.abort()
-                return
-            if self._upload_id is None:
-                # Under one part: no staging at all, one PutObject to the final key. S3 shows
-                # an object whole or not at all, and a racing writer of the same key writes
-                # the same bytes.
-                s.client.put_object(Bucket=s.bucket, Key=final, Body=bytes(self._buf))
-            else:
-                if self._buf:
-                    self._send(bytes(self._buf))
-                self._wait()
-                s.client.complete_multipart_upload(
-                    Bucket=s.bucket,
-                    Key=self.key,
-                    UploadId=self._upload_id,
-                    MultipartUpload={"Parts": self._parts},
-                )
-                self._upload_id = None
-                s._adopt(self.key, final)
-        except BaseException:
-            self.abort()
-            raise
-        self._buf = bytearray()
-        self._done = True
-
-    def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._buf = bytearray()
-        s = self._store
-        try:
-            self._wait()
-        except Exception:  # noqa: S110 - the part failed; the upload is discarded anyway
-            pass
-        if self._upload_id is not None:
-            try:
-                s.client.abort_multipart_upload(
-                    Bucket=s.bucket, Key=self.key, UploadId=self._upload_id
-                )
-            except ClientError as e:
-                if not _missing(e):
-                    raise
-        # Completed but not yet copied (commit failed half-way): the object itself.
-        s.client.delete_object(Bucket=s.bucket, Key=self.key)
-
-
 class S3BlobStore:
     def __init__(
         self,
@@ -208,6 +95,7 @@ class S3BlobStore:
         part_size: int = 8 * MiB,
         max_connections: int = 64,
         parts_in_flight: int = 2,
+        buffer_size: int = 256 * MiB,
         create_bucket: bool = False,
     ) -> None:
         if part_size < 5 * MiB:
@@ -216,6 +104,9 @@ class S3BlobStore:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.part_size = part_size
         self.parts_in_flight = max(1, parts_in_flight)
+        if buffer_size < part_size:
+            raise ValueError("buffer_mb must hold at least one part (part_size_mb)")
+        self.budget = PartBudget(buffer_size)
         if path_style is None:  # S3-compatible stores rarely have wildcard DNS per bucket
             path_style = endpoint is not None
         config = Config(
@@ -266,6 +157,7 @@ class S3BlobStore:
             part_size=int(float(query.get("part_size_mb", 8)) * MiB),
             max_connections=int(query.get("max_connections", 64)),
             parts_in_flight=int(query.get("parts_in_flight", 2)),
+            buffer_size=int(float(query.get("buffer_mb", 256)) * MiB),
             create_bucket=bool(_flag(query, "create_bucket")),
         )
 
