@@ -17,6 +17,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from bench.memory import PeakRss
 
 FULL = os.environ.get("VLMFILES_LOAD_FULL") == "1"
@@ -31,6 +33,7 @@ def _size(rng: random.Random) -> int:
     return int(2 ** rng.uniform(10, MAX_BYTES.bit_length() - 1))
 
 
+@pytest.mark.timeout(SECONDS + 600)  # the run itself, then every kept file is re-read
 def test_mixed_load_loses_nothing(server):
     key = server.new_key(f"load-{uuid.uuid4().hex[:8]}")
     deadline = time.monotonic() + SECONDS
@@ -104,7 +107,11 @@ def test_mixed_load_loses_nothing(server):
 
     # Every file still there is complete and correct.
     with server.client(key) as c:
-        listed = {f["id"] for f in c.get("/files", params={"limit": 1000}).json()}
+        listed: set[str] = set()
+        page = c.get("/files", params={"limit": 1000}).json()
+        while page:  # every page, by cursor: a full run keeps thousands of files
+            listed.update(f["id"] for f in page)
+            page = c.get("/files", params={"limit": 1000, "after": page[-1]["id"]}).json()
         assert set(kept) <= listed
         for fid, sha in kept.items():
             h = hashlib.sha256()
