@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from .._version import __version__
 from .errors import install_error_handlers
+from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import MetadataStore
 from .middleware import BackendErrorMiddleware, DrainBodyMiddleware, RequestIdMiddleware
@@ -63,9 +64,11 @@ async def _sweep_forever(service: FileService) -> None:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        return_large_buffers_to_the_os()  # here: each worker process is its own allocator
         service = await build_service(settings)
         app.state.service = service
         async with anyio.create_task_group() as tg:
+            service.md5.start(tg)
             tg.start_soon(_sweep_forever, service)
             yield
             tg.cancel_scope.cancel()

@@ -4,7 +4,7 @@ URL: ``s3://BUCKET[/PREFIX]?endpoint=http://host:port&region=us-east-1`` with op
 ``create_bucket=true``, ``public_endpoint=URL`` (used only to sign presigned URLs, for
 when clients reach the store at another address than the server does),
 ``path_style=true|false`` (default: true when an endpoint is given), ``part_size_mb=8``,
-``parts_in_flight=2``, ``buffer_mb=256`` (memory for parts, all uploads together) and
+``parts_in_flight=2``, ``buffer_mb=128`` (memory for parts, all uploads together) and
 ``max_connections=64``. Credentials come from boto3's usual chain (the
 ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` variables, a profile, an instance role),
 never from the URL, which ends up in logs.
@@ -95,7 +95,7 @@ class S3BlobStore:
         part_size: int = 8 * MiB,
         max_connections: int = 64,
         parts_in_flight: int = 2,
-        buffer_size: int = 256 * MiB,
+        buffer_size: int = 128 * MiB,
         create_bucket: bool = False,
     ) -> None:
         if part_size < 5 * MiB:
@@ -157,7 +157,7 @@ class S3BlobStore:
             part_size=int(float(query.get("part_size_mb", 8)) * MiB),
             max_connections=int(query.get("max_connections", 64)),
             parts_in_flight=int(query.get("parts_in_flight", 2)),
-            buffer_size=int(float(query.get("buffer_mb", 256)) * MiB),
+            buffer_size=int(float(query.get("buffer_mb", 128)) * MiB),
             create_bucket=bool(_flag(query, "create_bucket")),
         )
 
