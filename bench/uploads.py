@@ -23,6 +23,15 @@ def sdk_upload(
         client.close()
 
 
+def md5_lag(srv, file_id: str) -> float:
+    """Seconds from now until the server shows the file's md5 (computed after the answer)."""
+    t = time.perf_counter()
+    with srv.client() as c:
+        while c.get(f"/files/{file_id}").json()["md5"] is None:
+            time.sleep(0.01)
+    return time.perf_counter() - t
+
+
 def s3_put(weed, path: Path, bucket: str) -> float:
     """Seconds for boto3's managed upload of ``path`` straight to SeaweedFS's S3."""
     from boto3.s3.transfer import TransferConfig

@@ -11,6 +11,9 @@ What it looks for:
 | unreferenced blob  | a blob row no file references                            | released          |
 | stale staging      | staged bytes of dead writers                             | removed           |
 
+A blob whose md5 is still pending (a large upload's md5 is computed after its answer) is not
+a problem: the server fills it. ``--repair`` fills it at once.
+
 Missing and corrupt blobs are never "repaired" by deleting records: a person decides.
 """
 
@@ -75,6 +78,9 @@ async def fsck(
             report.repaired.append(f"released unreferenced blob {sha}")
 
     if repair:
+        for sha in await service.store.pending_md5(limit=len(rows) + 1):
+            await service.md5.fill(sha)
+            report.repaired.append(f"computed the pending md5 of blob {sha}")
         removed = await anyio.to_thread.run_sync(service.blobs.sweep_staging, STALE_SECONDS)
         if removed:
             report.repaired.append(f"removed {removed} stale staging object(s)")

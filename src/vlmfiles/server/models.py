@@ -20,7 +20,10 @@ class FileObject(BaseModel):
     created_at: str = Field(description="ISO 8601, UTC.")
     content_type: str = Field(description="Detected from the bytes, not the name.")
     sha256: str
-    md5: str
+    md5: str | None = Field(
+        description="null for a second or two per GiB after a file over 1 MiB is uploaded: "
+        "it is computed after the answer. Lookups by md5 wait for it."
+    )
     url: str = Field(description="Signed download URL; works without the API key until it expires.")
     public_url: str = Field(description="Same as url (the official SDK reads this name).")
     url_expires_at: str

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -27,6 +27,7 @@ from .errors import (
     NotFound,
 )
 from .ingest import Staged, clean_filename, ingest_multipart
+from .md5 import Md5Filler
 from .metadata.records import iso
 from .metadata.store import FileRecord, MetadataStore, now_us
 from .presigned import PresignedUploads
@@ -46,6 +47,10 @@ class FileService(PresignedUploads):
     store: MetadataStore
     blobs: BlobStore
     signer: UrlSigner
+    md5: Md5Filler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.md5 = Md5Filler(self.store, self.blobs)
 
     # Shaping ----------------------------------------------------------------------------
 
@@ -132,6 +137,8 @@ class FileService(PresignedUploads):
             )
             if not created:
                 await anyio.to_thread.run_sync(writer.abort)
+            elif result.md5 is None:
+                self.md5.schedule(result.sha256)
             return result, created
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -176,6 +183,9 @@ class FileService(PresignedUploads):
             )
         if len(digest) == 32:
             rec = await self.store.find_by_hash(tenant_id, md5=digest, purpose=purpose)
+            if rec is None and await self.md5.wait_for_tenant(tenant_id):
+                # Some of the tenant's recent large uploads had no md5 yet: ask again.
+                rec = await self.store.find_by_hash(tenant_id, md5=digest, purpose=purpose)
         else:
             rec = await self.store.find_by_hash(tenant_id, sha256=digest, purpose=purpose)
         if rec is None:
@@ -237,6 +247,7 @@ class FileService(PresignedUploads):
                 self.blobs.sweep_incoming,  # type: ignore[attr-defined]
                 self.settings.max_upload_url_expiry_seconds + STALE_SECONDS,
             )
+        await self.md5.sweep()
         removed = 0
         if orphans:
             known = {sha for sha, _, _ in await self.store.blob_rows()}

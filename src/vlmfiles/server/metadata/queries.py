@@ -131,17 +131,52 @@ def list_files(
     return [FileRecord(**r._mapping) for r in conn.execute(q)]
 
 
-def lock_blob(conn: Connection, sha256: str, md5: str, size: int) -> None:
-    """Create the blob row if new, and lock it until the transaction ends.
+def lock_blob(conn: Connection, sha256: str, md5: str | None, size: int) -> str | None:
+    """Create the blob row if new, and lock it until the transaction ends; return the
+    blob's md5 (None while it is pending).
 
     DO UPDATE (a no-op update), not DO NOTHING: it locks an existing row, so a concurrent
     release either finished first (and we insert the row anew) or waits for us. DO NOTHING
     leaves the row unlocked, and a release could delete it under us (seen under test on
-    PostgreSQL). On SQLite the transaction's write lock does the same."""
+    PostgreSQL). On SQLite the transaction's write lock does the same. A known md5 is
+    never overwritten by a pending (NULL) one."""
     stmt = _upsert(conn, blobs).values(sha256=sha256, md5=md5, size=size, created_us=now_us())
     conn.execute(
-        stmt.on_conflict_do_update(index_elements=["sha256"], set_={"md5": stmt.excluded.md5})
+        stmt.on_conflict_do_update(
+            index_elements=["sha256"], set_={"md5": func.coalesce(blobs.c.md5, stmt.excluded.md5)}
+        )
     )
+    if md5 is not None:
+        return md5
+    return conn.execute(select(blobs.c.md5).where(blobs.c.sha256 == sha256)).scalar_one()
+
+
+def set_md5(conn: Connection, sha256: str, md5: str) -> None:
+    """Record a blob's md5, computed after its upload, on the blob and every file of it."""
+    conn.execute(
+        update(blobs).where(blobs.c.sha256 == sha256, blobs.c.md5.is_(None)).values(md5=md5)
+    )
+    conn.execute(
+        update(files).where(files.c.sha256 == sha256, files.c.md5.is_(None)).values(md5=md5)
+    )
+
+
+def pending_md5(
+    conn: Connection, tenant_id: str | None, limit: int, before_us: int | None
+) -> list[str]:
+    """Blobs whose md5 is still to be computed: the tenant's, or (no tenant) every blob
+    committed before ``before_us``."""
+    if tenant_id is None:
+        q = select(blobs.c.sha256).where(blobs.c.md5.is_(None))
+        if before_us is not None:
+            q = q.where(blobs.c.created_us < before_us)
+    else:
+        q = (
+            select(files.c.sha256)
+            .where(files.c.tenant_id == tenant_id, files.c.md5.is_(None))
+            .distinct()
+        )
+    return list(conn.execute(q.limit(limit)).scalars())
 
 
 def existing_file(conn: Connection, tenant_id: str, sha256: str, purpose: str) -> FileRecord | None:
@@ -207,7 +242,7 @@ def unreferenced_blobs(conn: Connection) -> list[str]:
     return list(conn.execute(q).scalars())
 
 
-def blob_rows(conn: Connection) -> list[tuple[str, str, int]]:
+def blob_rows(conn: Connection) -> list[tuple[str, str | None, int]]:
     return [tuple(r) for r in conn.execute(select(blobs.c.sha256, blobs.c.md5, blobs.c.size))]
 
 

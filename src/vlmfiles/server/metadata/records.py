@@ -21,7 +21,7 @@ class FileRecord:
     id: str
     tenant_id: str
     sha256: str
-    md5: str
+    md5: str | None  # None for a moment after a large upload, until it is computed
     bytes: int
     purpose: str
     filename: str

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import anyio
@@ -180,23 +181,36 @@ class MetadataStore:
         if self._sync is not None:
 
             def txn(conn: Connection) -> tuple[FileRecord, bool]:
-                queries.lock_blob(conn, rec.sha256, rec.md5, rec.bytes)
+                md5 = queries.lock_blob(conn, rec.sha256, rec.md5, rec.bytes)
                 found = queries.existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
                 if found is not None:
                     return found, False
                 commit_bytes()
-                return queries.insert_file(conn, rec)
+                return queries.insert_file(conn, replace(rec, md5=md5))
 
             return await self._call(txn, write=True)
         async with self.engine.connect() as conn, conn.begin():
-            await conn.run_sync(queries.lock_blob, rec.sha256, rec.md5, rec.bytes)
+            md5 = await conn.run_sync(queries.lock_blob, rec.sha256, rec.md5, rec.bytes)
             found = await conn.run_sync(
                 queries.existing_file, rec.tenant_id, rec.sha256, rec.purpose
             )
             if found is not None:
                 return found, False
             await anyio.to_thread.run_sync(commit_bytes)
-            return await conn.run_sync(queries.insert_file, rec)
+            return await conn.run_sync(queries.insert_file, replace(rec, md5=md5))
+
+    async def set_md5(self, sha256: str, md5: str) -> None:
+        await self._call(queries.set_md5, sha256, md5, write=True)
+
+    async def pending_md5(
+        self,
+        tenant_id: str | None = None,
+        *,
+        limit: int = 100,
+        older_than_seconds: float | None = None,
+    ) -> list[str]:
+        before = None if older_than_seconds is None else now_us() - int(older_than_seconds * 1e6)
+        return await self._call(queries.pending_md5, tenant_id, limit, before)
 
     async def delete_file(self, tenant_id: str, file_id: str) -> FileRecord | None:
         return await self._call(queries.delete_file, tenant_id, file_id, write=True)
@@ -216,7 +230,7 @@ class MetadataStore:
     async def unreferenced_blobs(self) -> list[str]:
         return await self._call(queries.unreferenced_blobs)
 
-    async def blob_rows(self) -> list[tuple[str, str, int]]:
+    async def blob_rows(self) -> list[tuple[str, str | None, int]]:
         return await self._call(queries.blob_rows)
 
     # Presigned uploads ------------------------------------------------------------------

@@ -43,13 +43,21 @@ api_keys = Table(
     Column("revoked_us", BigInteger, nullable=True),
 )
 
+# md5 is NULL for a moment after a large upload: it is computed after the upload is answered
+# (see service.Md5Filler); the partial index finds those rows without a scan.
 blobs = Table(
     "blobs",
     metadata,
     Column("sha256", String(64), primary_key=True),
-    Column("md5", String(32), nullable=False),
+    Column("md5", String(32), nullable=True),
     Column("size", BigInteger, nullable=False),
     Column("created_us", BigInteger, nullable=False),
+)
+Index(
+    "ix_blobs_md5_pending",
+    blobs.c.sha256,
+    sqlite_where=blobs.c.md5.is_(None),
+    postgresql_where=blobs.c.md5.is_(None),
 )
 
 files = Table(
@@ -58,7 +66,7 @@ files = Table(
     Column("id", String(40), primary_key=True),
     Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
     Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False),
-    Column("md5", String(32), nullable=False),
+    Column("md5", String(32), nullable=True),  # NULL while its blob's md5 is pending
     Column("bytes", BigInteger, nullable=False),
     Column("purpose", String(32), nullable=False),
     Column("filename", String(1024), nullable=False),
