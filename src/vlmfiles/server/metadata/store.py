@@ -16,7 +16,6 @@ An async engine exists for both databases too: migrations and tools use it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -28,6 +27,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from . import queries
+from .group_commit import GroupCommitter
 from .records import FileRecord, UploadRecord, now_us
 
 __all__ = ["FileRecord", "MetadataStore", "UploadRecord", "now_us"]
@@ -87,10 +87,10 @@ class MetadataStore:
         self.engine = create_engine(url)
         self.dialect = self.engine.dialect.name
         self._sync: Engine | None = None
-        self._writer: asyncio.Lock | None = None
+        self._writer: GroupCommitter | None = None
         if self.dialect == "sqlite":
             self._sync = create_sqlite_engine(url)
-            self._writer = asyncio.Lock()
+            self._writer = GroupCommitter(self._sync)
 
     @classmethod
     def from_url(cls, url: str) -> MetadataStore:
@@ -115,8 +115,7 @@ class MetadataStore:
         if self._sync is not None:
             if write:
                 assert self._writer is not None
-                async with self._writer:
-                    return await anyio.to_thread.run_sync(self._sync_call, fn, args, True)
+                return await self._writer.run(fn, *args)
             return await anyio.to_thread.run_sync(self._sync_call, fn, args, False)
         async with self.engine.connect() as conn, conn.begin():
             return await conn.run_sync(fn, *args)

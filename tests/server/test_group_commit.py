@@ -1,0 +1,74 @@
+"""SQLite group commit: concurrent writes share transactions, and each keeps its own fate."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+
+from vlmfiles.server.metadata.group_commit import GroupCommitter
+from vlmfiles.server.metadata.store import create_sqlite_engine
+
+meta = MetaData()
+rows = Table("rows", meta, Column("n", Integer, primary_key=True))
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = create_sqlite_engine(f"sqlite:///{tmp_path / 'g.sqlite3'}")
+    meta.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _insert(conn, n: int) -> int:
+    conn.execute(insert(rows).values(n=n))
+    return n
+
+
+def _stored(engine) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(rows.c.n)).scalars())
+
+
+async def test_concurrent_writes_share_transactions_and_all_commit(engine):
+    g = GroupCommitter(engine)
+    results: list[int] = []
+
+    async def write(n: int) -> None:
+        results.append(await g.run(_insert, n))
+
+    async with anyio.create_task_group() as tg:
+        for n in range(40):
+            tg.start_soon(write, n)
+    assert sorted(results) == list(range(40))
+    assert _stored(engine) == set(range(40))
+    assert g.transactions < 40  # grouped: one WAL fsync serves several uploads
+
+
+async def test_a_failing_write_fails_alone(engine):
+    g = GroupCommitter(engine)
+    outcomes: dict[int, object] = {}
+
+    async def write(n: int) -> None:
+        try:
+            # n == 7 breaks the primary key after inserting 0; it must roll back alone.
+            outcomes[n] = await g.run(_insert, 0 if n == 7 else n)
+        except Exception as e:
+            outcomes[n] = e
+
+    async with anyio.create_task_group() as tg:
+        for n in range(15):
+            tg.start_soon(write, n)
+    failed = [n for n, o in outcomes.items() if isinstance(o, Exception)]
+    assert len(failed) == 1 and failed[0] in (0, 7)  # whichever of the two ran second
+    assert _stored(engine) == set(range(15)) - {7}  # every other write stands
+
+
+async def test_a_write_cancelled_while_queued_never_runs(engine):
+    g = GroupCommitter(engine)
+    async with g._lock:  # a batch in progress: new writes queue behind it
+        with anyio.move_on_after(0.05):
+            await g.run(_insert, 1)
+    assert await g.run(_insert, 2) == 2
+    assert _stored(engine) == {2}
