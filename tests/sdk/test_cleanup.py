@@ -13,7 +13,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
-import vlmfiles.resources.files
+import vlmfiles.resources._file_lists
 from vlmfiles import FileResponse
 
 from .conftest import aw, write
@@ -111,7 +111,7 @@ def test_cutoff_is_right_in_any_local_timezone(tz, offset_h, server, key, tmp_pa
 async def test_spec_cleanup_loop_reaches_every_page(client, server, workdir, monkeypatch, capsys):
     """The loop as the spec writes it, with a cutoff in the future so that every file is
     "old": ``list()`` walks every page (10 per page here), and only ``assistants`` files go."""
-    monkeypatch.setattr(vlmfiles.resources.files, "PAGE", 10)
+    monkeypatch.setattr(vlmfiles.resources._file_lists, "PAGE", 10)
     olds, keep = [], []
     for i in range(25):
         olds.append(await aw(client.files.upload(write(f"o{i}.pdf"))))

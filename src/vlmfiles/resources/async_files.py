@@ -14,8 +14,8 @@ from .._base_client import RequestOptions, TimeoutTypes
 from .._uploads import CHUNK, FileSource, MultipartBody, ProgressCallback, open_source, sha256_of
 from ..exceptions import NotFoundError
 from ..types import FilePurpose, FileResponse, PresignedUrlResponse
+from ._file_lists import AsyncFileList
 from ._files_common import UploadMethod, _require_id, _verify_and_rename
-from .files import AsyncFileList
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
@@ -44,6 +44,7 @@ class AsyncFiles:
         """As ``Files.upload``; file reads and hashing run in a worker thread."""
         source = await anyio.to_thread.run_sync(open_source, file, filename)
         try:
+            sha = None
             if source.seekable and not force:
                 sha = await anyio.to_thread.run_sync(sha256_of, source)
                 cached = await self._cached(sha, purpose)
@@ -76,7 +77,7 @@ class AsyncFiles:
                 return FileResponse.model_validate(
                     await self._json(RequestOptions("GET", f"files/verify-upload/{p.id}"))
                 )
-            body = MultipartBody(source, on_progress)
+            body = MultipartBody(source, on_progress, sha)
             data = await self._json(
                 RequestOptions(
                     "POST",

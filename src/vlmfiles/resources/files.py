@@ -9,7 +9,7 @@ live here; small helpers both use live in _files_common.py. Import the public na
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,116 +17,14 @@ from .._base_client import RequestOptions, TimeoutTypes
 from .._uploads import CHUNK, FileSource, MultipartBody, ProgressCallback, open_source, sha256_of
 from ..exceptions import NotFoundError
 from ..types import FilePurpose, FileResponse, PresignedUrlResponse
-from ._files_common import UploadMethod, _list_params, _require_id, _verify_and_rename
+from ._file_lists import AsyncFileList, FileList
+from ._files_common import UploadMethod, _require_id, _verify_and_rename
+from .async_files import AsyncFiles
 
 if TYPE_CHECKING:
     from .._client import Client
 
-PAGE = 1000  # the server's largest page
-
 __all__ = ["AsyncFileList", "AsyncFiles", "FileList", "Files"]
-
-
-class FileList:
-    """The files of a ``list()`` call, fetched a page at a time as you iterate.
-
-    ``for f in client.files.list()`` walks every file, newest first; ``limit=`` stops after
-    that many. ``len()`` and indexing fetch what they need and keep it. Pages after the
-    first continue from the last file seen (a cursor), so files uploaded meanwhile neither
-    shift nor repeat what you get."""
-
-    def __init__(
-        self,
-        fetch: Callable[[dict[str, Any]], list[FileResponse]],
-        purpose: str | None,
-        skip: int,
-        limit: int | None,
-    ) -> None:
-        self._fetch = fetch
-        self._purpose, self._skip, self._limit = purpose, skip, limit
-        self._items: list[FileResponse] = []
-        self._done = False
-
-    def _next_page(self) -> None:
-        want = PAGE if self._limit is None else min(PAGE, self._limit - len(self._items))
-        if want <= 0:
-            self._done = True
-            return
-        if self._items:
-            params = _list_params(self._purpose, 0, want, self._items[-1].id)
-        else:
-            params = _list_params(self._purpose, self._skip, want, None)
-        page = self._fetch(params)
-        self._items.extend(page)
-        if len(page) < want:
-            self._done = True
-
-    def __iter__(self) -> Iterator[FileResponse]:
-        i = 0
-        while True:
-            while i < len(self._items):
-                yield self._items[i]
-                i += 1
-            if self._done:
-                return
-            self._next_page()
-
-    def _all(self) -> list[FileResponse]:
-        while not self._done:
-            self._next_page()
-        return self._items
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __getitem__(self, index: int) -> FileResponse:
-        return self._all()[index]
-
-    def __eq__(self, other: object) -> bool:
-        # The official SDK returns a plain list: ``files.list() == []`` keeps working.
-        if isinstance(other, (list, tuple, FileList)):
-            return self._all() == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # like a list
-
-    def __repr__(self) -> str:
-        return f"FileList(purpose={self._purpose!r}, limit={self._limit!r})"
-
-
-class AsyncFileList:
-    """``async for f in client.files.list()``, or ``await client.files.list(limit=10)``."""
-
-    def __init__(
-        self,
-        fetch: Callable[[dict[str, Any]], Any],
-        purpose: str | None,
-        skip: int,
-        limit: int | None,
-    ) -> None:
-        self._fetch = fetch
-        self._purpose, self._skip, self._limit = purpose, skip, limit
-
-    async def __aiter__(self) -> AsyncIterator[FileResponse]:
-        after: str | None = None
-        skip, seen = self._skip, 0
-        while True:
-            want = PAGE if self._limit is None else min(PAGE, self._limit - seen)
-            if want <= 0:
-                return
-            page = await self._fetch(_list_params(self._purpose, skip, want, after))
-            for item in page:
-                yield item
-            seen += len(page)
-            if len(page) < want:
-                return
-            after, skip = page[-1].id, 0
-
-    def __await__(self) -> Any:
-        async def collect() -> list[FileResponse]:
-            return [f async for f in self]
-
-        return collect().__await__()
 
 
 class Files:
@@ -157,13 +55,15 @@ class Files:
         ``on_progress(sent, total)`` as they go, retried with the stream rewound."""
         source = open_source(file, filename)
         try:
+            sha = None
             if source.seekable and not force:
-                cached = self._cached(sha256_of(source), purpose)
+                sha = sha256_of(source)
+                cached = self._cached(sha, purpose)
                 if cached is not None:
                     return cached
             if method == "presigned-url":
                 return self._upload_presigned(source, purpose, timeout, on_progress)
-            body = MultipartBody(source, on_progress)
+            body = MultipartBody(source, on_progress, sha)
             data = self._json(
                 RequestOptions(
                     "POST",
@@ -313,8 +213,3 @@ class Files:
                         on_progress(have, meta.bytes)
         _verify_and_rename(part, target, meta)
         return target
-
-
-# Last, because async_files.py imports AsyncFileList from this module (and reads PAGE here,
-# where tests patch it). ``from vlmfiles.resources.files import AsyncFiles`` keeps working.
-from .async_files import AsyncFiles  # noqa: E402
