@@ -94,12 +94,26 @@ class MultipartBody:
     Written here rather than with httpx's ``files=``, which has no progress reporting and
     cannot rewind a body for a retry; the format is a few fixed lines (RFC 7578)."""
 
-    def __init__(self, source: Source, on_progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        on_progress: ProgressCallback | None = None,
+        sha256: str | None = None,
+    ) -> None:
         self.source = source
         self.on_progress = on_progress
         self.boundary = uuid.uuid4().hex
+        # The sha256 (when we hashed the file already) goes first, as a field: the server
+        # checks the bytes against it, and an S3-backed server writes them to their final
+        # place at once.
+        field = (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="sha256"\r\n\r\n'
+            f"{sha256}\r\n"
+            if sha256
+            else ""
+        )
         self.head = (
-            f"--{self.boundary}\r\n"
+            f"{field}--{self.boundary}\r\n"
             f'Content-Disposition: form-data; name="file"; filename="{_quote(source.filename)}"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()

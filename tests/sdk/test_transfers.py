@@ -3,6 +3,7 @@ bytes, with ``Client`` and ``AsyncClient`` against the real server."""
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
@@ -79,3 +80,31 @@ async def test_download_refuses_bytes_that_do_not_match(client, tmp_path):
     assert not target.exists() and not (tmp_path / "dst.bin.part").exists()
     # Downloading again, as the message says, works.
     assert (await aw(client.files.download(file.id, target))).read_bytes() == content
+
+
+class _ChangesAfterHashing(io.BytesIO):
+    """A file someone rewrites between the SDK's hash and its upload."""
+
+    def __init__(self, content: bytes) -> None:
+        super().__init__(content)
+        self.name = "moving.bin"
+        self.passes = 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if pos == 0 and whence == 0:
+            self.passes += 1
+            if self.passes == 3:  # the rewind before sending (after the hash and its rewind)
+                self.getbuffer()[:4] = b"XXXX"
+        return super().seek(pos, whence)
+
+
+async def test_a_file_that_changes_after_hashing_is_refused_not_stored(client):
+    """The SDK sends the sha256 it computed with the bytes; the server checks it, so bytes
+    that differ from what was hashed are refused rather than stored under the wrong hash."""
+    content = os.urandom(3 * MiB)
+    f = _ChangesAfterHashing(content)
+    with pytest.raises(vlmfiles.ValidationError) as info:
+        await aw(client.files.upload(f))
+    assert "do not match" in str(info.value)
+    assert await aw(client.files.get_cached_file(io.BytesIO(content))) is None
+    assert await aw(client.files.get_cached_file(f)) is None

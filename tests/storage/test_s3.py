@@ -249,3 +249,30 @@ def test_a_writer_that_finds_no_memory_gives_up_with_a_retryable_error(seaweed, 
         assert staging(s3_store) == []
     finally:
         s3_store.close()
+
+
+def test_a_declared_key_is_written_in_place_and_swept_if_abandoned(s3_store):
+    data = os.urandom(2 * s3_store.part_size + 123)
+    key = hashlib.sha256(data).hexdigest()
+    w = s3_store.writer()
+    w.expect(key)
+    w.write(data)
+    # The multipart upload is open under the final key itself (nothing visible there yet).
+    assert any("/blobs/" in e or e.startswith("blobs/") for e in staging(s3_store))
+    assert not s3_store.exists(key)
+    w.commit(key)
+    assert s3_store.size(key) == len(data)
+    assert b"".join(s3_store.read(key)) == data
+    assert staging(s3_store) == []  # no staged copy was ever made
+
+    # A writer that dies after expect(): its multipart upload under blobs/ is swept, the
+    # committed blob beside it is not.
+    other = os.urandom(2 * s3_store.part_size)
+    dead = s3_store.writer()
+    dead.expect(hashlib.sha256(other).hexdigest())
+    dead.write(other)
+    dead._wait()
+    assert staging(s3_store) != []
+    assert s3_store.sweep_staging(0) >= 1
+    assert staging(s3_store) == []
+    assert s3_store.size(key) == len(data)

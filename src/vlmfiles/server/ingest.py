@@ -231,6 +231,21 @@ def clean_filename(raw: bytes | str | None) -> str | None:
     return name
 
 
+def declared_sha256(fields: dict[str, str]) -> str | None:
+    """The ``sha256`` form field a client may send before the file part (our SDK does): the
+    server checks the bytes against it (400 on a mismatch) and the S3 store can then write
+    them under their final key at once instead of copying them there at commit."""
+    value = fields.get("sha256")
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise BadRequest(
+            f"Form field 'sha256' must be the 64 hex digits of the file's sha256, got {value[:80]!r}."
+        )
+    return value
+
+
 class _MultipartState:
     def __init__(
         self, sink: HashingSink, validator_for: Callable[[dict[str, str]], JsonValidator | None]
@@ -284,6 +299,10 @@ class _MultipartState:
             self.current = "file"
             self.filename = clean_filename(options.get(b"filename"))
             self.sink.validator = self.validator_for(self.fields)
+            declared = declared_sha256(self.fields)
+            expect = getattr(self.sink.writer, "expect", None)
+            if declared is not None and expect is not None:
+                expect(declared)  # the S3 writer stages straight under the final key
         else:
             self.current = name
             self.field_value.clear()

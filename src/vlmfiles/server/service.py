@@ -26,7 +26,7 @@ from .errors import (
     BadRequest,
     NotFound,
 )
-from .ingest import Staged, clean_filename, ingest_multipart
+from .ingest import Staged, clean_filename, declared_sha256, ingest_multipart
 from .md5 import Md5Filler
 from .metadata.records import iso
 from .metadata.store import FileRecord, MetadataStore, now_us
@@ -101,6 +101,13 @@ class FileService(PresignedUploads):
             stream, content_type, self.blobs, self.settings.max_file_size, validator_for
         )
         try:
+            declared = declared_sha256(staged.fields)
+            if declared is not None and declared != staged.sha256:
+                raise BadRequest(
+                    f"The file's bytes do not match the sha256 sent with them: they hash to "
+                    f"{staged.sha256}, not {declared}. The file changed or was damaged on the "
+                    "way; nothing was stored. Hash it again and retry."
+                )
             chosen = purpose or staged.fields.get("purpose") or DEFAULT_PURPOSE
             check_purpose(chosen)
             filename = staged.filename or clean_filename(staged.fields.get("filename")) or "file"

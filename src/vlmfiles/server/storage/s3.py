@@ -302,19 +302,23 @@ class S3BlobStore:
                 yield name
 
     def staging_entries(self) -> Iterator[str]:
-        """Staged objects and unfinished multipart uploads (for tests and fsck)."""
+        """Staged objects and unfinished multipart uploads, including those opened under a
+        final key for a declared sha256 (for tests and fsck)."""
         for obj in self._list("staging/"):
             yield obj["Key"]
-        for up in self._uploads("staging/"):
-            yield f"{up['Key']} (multipart {up['UploadId']})"
+        for sub in ("staging/", "blobs/"):
+            for up in self._uploads(sub):
+                yield f"{up['Key']} (multipart {up['UploadId']})"
 
     def sweep_staging(self, older_than_seconds: float) -> int:
-        return self._sweep("staging/", older_than_seconds)
+        return self._sweep("staging/", older_than_seconds) + self._sweep(
+            "blobs/", older_than_seconds, objects=False
+        )
 
-    def _sweep(self, sub: str, older_than_seconds: float) -> int:
+    def _sweep(self, sub: str, older_than_seconds: float, objects: bool = True) -> int:
         cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=older_than_seconds)
         removed = 0
-        for obj in list(self._list(sub)):
+        for obj in list(self._list(sub)) if objects else []:
             if obj["LastModified"] < cutoff:
                 self.client.delete_object(Bucket=self.bucket, Key=obj["Key"])
                 removed += 1

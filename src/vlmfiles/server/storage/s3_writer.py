@@ -5,7 +5,11 @@ part from a background thread while the next one fills; at most ``parts_in_fligh
 of one writer are on the wire at once. A body smaller than one part is a single PutObject
 straight to its final key at commit. A multipart body is completed under staging/ and then
 copied server-side to blobs/<sha256>: the final key is only known once every byte has been
-hashed, and S3 cannot rename.
+hashed, and S3 cannot rename. Unless the client declared the sha256 before the bytes
+(``expect``): the multipart upload is then opened under blobs/<sha256> itself, which is
+safe because S3 shows nothing of a multipart upload until it is completed, and completed
+only once the bytes are known to hash to that key. That saves the copy (about 5 s per GiB
+on SeaweedFS here).
 
 Memory: each writer holds up to ``1 + parts_in_flight`` parts, so 64 concurrent large
 uploads would hold about 1.5 GiB. A store-wide ``PartBudget`` caps the bytes of parts held
@@ -85,6 +89,13 @@ class S3BlobWriter:
         self._parts: list[dict[str, Any]] = []
         self._inflight: deque[Future[None]] = deque()
         self._done = False
+        self._expected: str | None = None  # a declared sha256: staging under its final key
+
+    def expect(self, key: str) -> None:
+        """The bytes are declared to hash to ``key``: stage them under its final name."""
+        if self._upload_id is None and not self._buf:  # before any byte
+            self.key = self._store.blob_key(key)
+            self._expected = key
 
     def _part_size(self) -> int:
         # Grow parts every 1,000 so 10,000 parts always suffice (8 MiB parts alone would
@@ -161,6 +172,9 @@ class S3BlobWriter:
     def commit(self, key: str) -> None:
         s = self._store
         final = s.blob_key(key)
+        if self._expected is not None and self._expected != key:
+            self.abort()  # never complete bytes under a key they do not hash to
+            raise ValueError(f"staged for blob {self._expected}, but the bytes hash to {key}")
         try:
             if s._head(final):  # same key, same bytes: keep the original, drop ours
                 self.abort()
@@ -184,7 +198,8 @@ class S3BlobWriter:
                     MultipartUpload={"Parts": self._parts},
                 )
                 self._upload_id = None
-                s._adopt(self.key, final)
+                if self.key != final:
+                    s._adopt(self.key, final)
         except BaseException:
             self.abort()
             raise
@@ -208,5 +223,7 @@ class S3BlobWriter:
             except ClientError as e:
                 if not _missing(e):
                     raise
-        # Completed but not yet copied (commit failed half-way): the object itself.
-        s.client.delete_object(Bucket=s.bucket, Key=self.key)
+        if self._expected is None:
+            # Completed but not yet copied (commit failed half-way): the object itself.
+            # (Under a final key, a completed object is a committed blob: never deleted here.)
+            s.client.delete_object(Bucket=s.bucket, Key=self.key)

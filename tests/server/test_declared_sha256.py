@@ -1,0 +1,63 @@
+"""A client may send the file's sha256 as a form field before the file (our SDK does): the
+server checks the bytes against it, and on S3 writes them to their final key at once."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from tests.server.helpers import assert_error, sha256, unique
+
+MiB = 1024 * 1024
+
+
+def _post(api, content: bytes, declared: str):
+    # The field comes first, as the SDK sends it: the server knows it before any file byte.
+    return api.post(
+        "/files",
+        data={"sha256": declared},
+        files={"file": ("d.bin", io.BytesIO(content))},
+    )
+
+
+def _settled_staging(server) -> list[str]:
+    deadline = time.monotonic() + 10  # an abort on S3 is a request or two after the answer
+    while (left := server.staging()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def test_the_right_sha256_is_accepted(api, server):
+    content = unique(20 * MiB)  # several S3 parts: the multipart path
+    r = _post(api, content, sha256(content).upper())  # hex in either case
+    assert r.status_code == 201, r.text
+    f = r.json()
+    assert f["sha256"] == sha256(content)
+    assert api.get(f"/files/{f['id']}/content").content == content
+    assert sha256(content) in server.blob_keys()
+    assert _settled_staging(server) == []
+
+
+def test_a_wrong_sha256_stores_nothing(api, server):
+    content = unique(20 * MiB)
+    wrong = sha256(b"something else")
+    before = server.blob_keys()
+    err = assert_error(_post(api, content, wrong), 400, "do not match", sha256(content), wrong)
+    assert err["type"] == "invalid_request_error"
+    assert server.blob_keys() == before  # nothing under either key
+    assert _settled_staging(server) == []  # the multipart upload under blobs/ was aborted
+    assert api.get(f"/files/hash/{sha256(content)}").status_code == 404
+
+
+def test_a_wrong_sha256_never_touches_a_stored_blob(api, server):
+    """Declaring the sha256 of a file that exists, with other bytes: the stored blob is
+    untouched (on S3 the upload was staged under that very key, then aborted)."""
+    stored = unique(12 * MiB)
+    first = _post(api, stored, sha256(stored)).json()
+    assert_error(_post(api, unique(12 * MiB), sha256(stored)), 400, "do not match")
+    assert api.get(f"/files/{first['id']}/content").content == stored
+    assert _settled_staging(server) == []
+
+
+def test_a_malformed_sha256_is_refused(api):
+    assert_error(_post(api, b"abc", "not-a-digest"), 400, "sha256", "64 hex digits")
