@@ -196,7 +196,8 @@ class FailsMidBody(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.bodies.append(body)
         if not complete:
             raise httpx.WriteError("connection reset while sending the body")
-        content = body.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0]
+        file_part = body.split(b"filename=", 1)[1]  # after the sha256 field
+        content = file_part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0]
         return httpx.Response(201, json={**FILE, "bytes": len(content)})
 
     def _route(self, request: httpx.Request) -> httpx.Response | None:
@@ -265,9 +266,10 @@ async def test_upload_failing_mid_body_is_resent_whole(flavour, source, sleeps, 
     first, second = transport.bodies
     assert len(first) < len(second)
     assert second.startswith(first)  # byte-identical: same boundary, same bytes
-    head, rest = second.split(b"\r\n\r\n", 1)
-    assert b'filename="big.bin"' in head
-    sent = rest.rsplit(b"\r\n--", 1)[0]
+    # The sha256 field first (the server checks the bytes against it), then the file part.
+    field, file_part = second.split(b'filename="big.bin"', 1)
+    assert hashlib.sha256(content).hexdigest().encode() in field
+    sent = file_part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0]
     assert hashlib.sha256(sent).digest() == hashlib.sha256(content).digest()
     assert second.endswith(b"--\r\n")
     assert file.bytes == len(content)
