@@ -93,3 +93,34 @@ def test_expired_presigned_uploads_are_swept(tmp_path):
             assert httpx.put(p["url"], content=b"late").status_code == 403
     finally:
         srv.stop()
+
+
+def test_max_connections_turns_the_next_connection_away(tmp_path):
+    """Past max_connections a process answers 503 (which every SDK retries) instead of
+    taking on another upload's memory."""
+    import socket
+
+    srv = ServerProcess(data_dir=tmp_path / "d", env={"VLMFILES_MAX_CONNECTIONS": "2"}).start()
+    held = []
+    try:
+        for _ in range(2):  # two connections busy sending an upload's body
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(
+                b"POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                + srv.api_key.encode()
+                + b"\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 100000\r\n\r\n--b\r\n"
+            )
+            held.append(s)
+        time.sleep(0.3)
+        with srv.client() as c:
+            assert c.get("/files").status_code == 503
+        for s in held:
+            s.close()
+        time.sleep(0.3)
+        with srv.client() as c:
+            assert c.get("/files").status_code == 200
+    finally:
+        for s in held:
+            s.close()
+        srv.stop()

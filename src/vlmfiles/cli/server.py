@@ -141,6 +141,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        limit_concurrency=settings.max_connections,
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,

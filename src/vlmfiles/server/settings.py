@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, description="Port to listen on.")
     workers: int = Field(1, ge=1, description="Server processes on this machine.")
+    max_connections: int | None = Field(
+        None,
+        ge=1,
+        description="Concurrent connections a process serves; past it, new requests get 503 "
+        "(uvicorn's limit_concurrency). Bounds memory: each upload in flight holds up to "
+        "~5 MiB. Default: no limit.",
+    )
     data_dir: Path = Field(
         Path("vlmfiles-data"),
         description="Where the embedded default keeps its SQLite database, blobs and secret.",
