@@ -46,6 +46,23 @@ async def test_concurrent_writes_share_transactions_and_all_commit(engine):
     assert g.transactions < 40  # grouped: one WAL fsync serves several uploads
 
 
+async def test_more_writes_than_one_batch_holds_all_run(engine, monkeypatch):
+    """A caller whose write is behind a full batch runs batches until its own has run."""
+    monkeypatch.setattr("vlmfiles.server.metadata.group_commit.MAX_BATCH", 2)
+    g = GroupCommitter(engine)
+    results: dict[int, int] = {}
+
+    async def write(n: int) -> None:
+        results[n] = await g.run(_insert, n)
+
+    async with anyio.create_task_group() as tg:
+        for n in range(25):
+            tg.start_soon(write, n)
+    assert results == {n: n for n in range(25)}
+    assert _stored(engine) == set(range(25))
+    assert g.transactions >= 13
+
+
 async def test_a_failing_write_fails_alone(engine):
     g = GroupCommitter(engine)
     outcomes: dict[int, object] = {}

@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
 MAX_BATCH = 64  # writes per transaction: bounds how long one commit holds the lock
+_PENDING = object()
 
 
 class _Write:
@@ -31,7 +32,7 @@ class _Write:
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.fn, self.args = fn, args
         self.finished = anyio.Event()  # set (in the event loop) once its batch committed
-        self.result: Any = None
+        self.result: Any = _PENDING
         self.error: BaseException | None = None
 
 
@@ -48,13 +49,19 @@ class GroupCommitter:
         self._queue.append(write)
         try:
             async with self._lock:
-                if not write.finished.is_set():  # not run by an earlier caller's batch
+                # Until our own write has run: an earlier caller's batch may have taken it,
+                # or (more than MAX_BATCH queued) it may need more than one batch of ours.
+                while not write.finished.is_set():
                     batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                     # Shielded: once the batch runs, its outcome must reach every caller.
                     with anyio.CancelScope(shield=True):
-                        await anyio.to_thread.run_sync(self._commit, batch)
-                        for w in batch:
-                            w.finished.set()
+                        try:
+                            await anyio.to_thread.run_sync(self._commit, batch)
+                        finally:  # whatever happened, every caller of the batch is told
+                            for w in batch:
+                                if w.error is None and w.result is _PENDING:
+                                    w.error = RuntimeError("the group commit did not run")
+                                w.finished.set()
         except BaseException:
             if write in self._queue:  # cancelled before it ran: it never will
                 self._queue.remove(write)
