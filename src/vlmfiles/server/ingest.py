@@ -88,8 +88,17 @@ class HashingSink:
     (and the fine-tune validator) while the event loop keeps reading; its md5 is left for
     later."""
 
-    def __init__(self, writer: BlobWriter, limit: int, validator: JsonValidator | None) -> None:
+    def __init__(
+        self,
+        writer: BlobWriter,
+        limit: int,
+        validator: JsonValidator | None,
+        defer_md5: bool = True,
+    ) -> None:
         self.writer = writer
+        # False where the bytes are read back from the store anyway (a presigned S3 upload
+        # being verified): the md5 then costs nothing extra, and a later pass would re-read.
+        self.defer_md5 = defer_md5
         self.limit = limit
         self.validator = validator
         self.size = 0
@@ -142,8 +151,12 @@ class HashingSink:
         if not self._pending:
             return
         if self._worker is None:
-            self._md5 = None  # more than one batch: the md5 comes after the answer
-            self._worker = _Worker(self._write_and_sha, "vlmfiles-sha256-write")
+            work = self._write_and_sha
+            if self.defer_md5:
+                self._md5 = None  # more than one batch: the md5 comes after the answer
+            else:
+                work = self._everything
+            self._worker = _Worker(work, "vlmfiles-hash-write")
             self._worker.start()
         self._raise_worker_error()
         await self._worker.put(self._take())

@@ -201,7 +201,10 @@ class PresignedUploads:
             )
         incoming = IncomingBlob(self.blobs, upload.id)
         sink = HashingSink(
-            incoming, self.settings.max_file_size, self._validator_for(upload.purpose)
+            incoming,
+            self.settings.max_file_size,
+            self._validator_for(upload.purpose),
+            defer_md5=False,  # the object is read back from S3 here anyway
         )
         try:
             chunks = self.blobs.read_incoming(upload.id)  # type: ignore[attr-defined]
