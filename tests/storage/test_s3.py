@@ -239,6 +239,7 @@ def test_a_writer_that_finds_no_memory_gives_up_with_a_retryable_error(seaweed, 
         with pytest.raises(TimeoutError) as info:
             starved.write(b"b" * (2 * MiB))
         assert classify_backend_error(info.value).status_code == 503
+        assert "busy with other large uploads" in classify_backend_error(info.value).message
         starved.abort()
         holder.abort()  # gives its part back
         assert s3_store.budget.held == 0

@@ -32,6 +32,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from .storage.base import StoreBusy
+
 log = logging.getLogger("vlmfiles.server")
 
 
@@ -124,6 +126,12 @@ def classify_backend_error(exc: BaseException) -> ApiError | None:
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
+        if isinstance(cur, StoreBusy):
+            return ServiceUnavailable(
+                "The server is busy with other large uploads and had no memory free for this "
+                "one; nothing was stored. Retry in a few seconds.",
+                retry_after=5,
+            )
         if isinstance(cur, OSError) and cur.errno == errno.ENOSPC:
             return InsufficientStorage(
                 "The server's storage is full; the upload was discarded. Retry once space "

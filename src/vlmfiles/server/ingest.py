@@ -29,7 +29,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .errors import BadRequest, PayloadTooLarge
 from .sniff import SNIFF_BYTES, JsonValidator
-from .storage import BlobStore, BlobWriter
+from .storage import BlobStore, BlobWriter, is_hex_digest
 
 BATCH = 1024 * 1024
 MAX_PARTS = 8
@@ -252,7 +252,7 @@ def declared_sha256(fields: dict[str, str]) -> str | None:
     if value is None:
         return None
     value = value.strip().lower()
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+    if not is_hex_digest(value, 64):
         raise BadRequest(
             f"Form field 'sha256' must be the 64 hex digits of the file's sha256, got {value[:80]!r}."
         )

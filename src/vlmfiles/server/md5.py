@@ -47,14 +47,14 @@ class Md5Filler:
     def schedule(self, sha256: str) -> anyio.Event:
         """Fill this blob's md5 in the background (once, however often asked); the event is
         set when it is done or has failed."""
+        if self._tg is None:  # no server running (start-up sweep, tools): nothing to wait for
+            done = anyio.Event()
+            done.set()
+            return done
         event = self._running.get(sha256)
         if event is None:
             event = self._running[sha256] = anyio.Event()
-            if self._tg is None:  # no server running (tests, tools): leave it to the sweep
-                event.set()
-                self._running.pop(sha256)
-            else:
-                self._tg.start_soon(self._fill, sha256, event)
+            self._tg.start_soon(self._fill, sha256, event)
         return event
 
     async def fill(self, sha256: str) -> None:

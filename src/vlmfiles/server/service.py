@@ -34,7 +34,7 @@ from .presigned import PresignedUploads
 from .security import UrlSigner, new_file_id
 from .settings import Settings
 from .sniff import DEFAULT_PURPOSE, JsonValidator, check_accepted, check_purpose, detect
-from .storage import BlobStore
+from .storage import BlobStore, is_hex_digest
 
 log = logging.getLogger("vlmfiles.server")
 
@@ -183,7 +183,7 @@ class FileService(PresignedUploads):
         digest = digest.lower()
         if purpose is not None:
             check_purpose(purpose)
-        if len(digest) not in (32, 64) or any(c not in "0123456789abcdef" for c in digest):
+        if not is_hex_digest(digest, 32, 64):
             raise BadRequest(
                 "A content hash is 32 hex digits (md5) or 64 hex digits (sha256); "
                 f"got {digest[:80]!r}."

@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .base import BlobNotFound, BlobStore, BlobWriter
+from .base import BlobNotFound, BlobStore, BlobWriter, StoreBusy, is_hex_digest
 
-__all__ = ["BlobNotFound", "BlobStore", "BlobWriter", "open_blob_store"]
+__all__ = [
+    "BlobNotFound",
+    "BlobStore",
+    "BlobWriter",
+    "StoreBusy",
+    "is_hex_digest",
+    "open_blob_store",
+]
 
 
 def open_blob_store(url: str) -> BlobStore:

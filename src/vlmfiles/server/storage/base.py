@@ -67,3 +67,15 @@ class BlobStore(Protocol):
 
 class BlobNotFound(Exception):
     pass
+
+
+class StoreBusy(TimeoutError):
+    """The store has no room for more bytes in flight right now (S3 part memory); retry."""
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_hex_digest(value: str, *lengths: int) -> bool:
+    """``value`` is lowercase hex of one of ``lengths`` (64: a sha256, the blob key; 32: md5)."""
+    return len(value) in lengths and _HEX.issuperset(value)

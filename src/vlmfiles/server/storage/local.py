@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from .base import BlobNotFound
+from .base import BlobNotFound, is_hex_digest
 
 CHUNK = 1024 * 1024
 # Start writing dirty pages to disk every this many bytes instead of leaving the whole file
@@ -104,7 +104,7 @@ class LocalBlobStore:
         self.staging.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, key: str) -> Path:
-        if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        if not is_hex_digest(key, 64):
             raise ValueError(f"blob keys are sha256 hex digests, got {key!r}")
         return self.root / key[:2] / key[2:4] / key
 

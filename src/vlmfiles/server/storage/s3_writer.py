@@ -15,7 +15,7 @@ Memory: each writer holds up to ``1 + parts_in_flight`` parts, so 64 concurrent 
 uploads would hold about 1.5 GiB. A store-wide ``PartBudget`` caps the bytes of parts held
 by all writers together: a writer that needs a new part's worth of memory waits for one
 (its caller's queue fills, the server stops reading that socket, TCP pushes back on the
-client) and gives up with ``TimeoutError`` (503, retry) if none frees in time.
+client) and gives up with ``StoreBusy`` (503, retry) if none frees in time.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+from .base import StoreBusy
 
 if TYPE_CHECKING:
     from .s3 import S3BlobStore
@@ -60,7 +62,7 @@ class PartBudget:
             while self.held + n > self.limit:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(
+                    raise StoreBusy(
                         f"no memory for an upload part for {self.wait_seconds:.0f} s "
                         f"({self.held} of {self.limit} bytes held by other uploads)"
                     )
