@@ -190,8 +190,12 @@ class FileService(PresignedUploads):
             )
         if len(digest) == 32:
             rec = await self.store.find_by_hash(tenant_id, md5=digest, purpose=purpose)
-            if rec is None and await self.md5.wait_for_tenant(tenant_id):
-                # Some of the tenant's recent large uploads had no md5 yet: ask again.
+            if rec is None:
+                # Some of the tenant's recent large uploads may have had no md5 yet: wait for
+                # any still pending, then ask again. Always again: a fill that committed
+                # between the miss and the wait leaves nothing pending, yet the first
+                # answer is stale (this race failed a test once).
+                await self.md5.wait_for_tenant(tenant_id)
                 rec = await self.store.find_by_hash(tenant_id, md5=digest, purpose=purpose)
         else:
             rec = await self.store.find_by_hash(tenant_id, sha256=digest, purpose=purpose)
