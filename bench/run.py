@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -40,19 +41,27 @@ def large_uploads(stack: str, srv, weed, work: Path, size: int, repeats: int) ->
     )
     rows.append((stack, "limit: write + fsync to the data disk", f"{limit_disk:.0f} MB/s", ""))
 
-    times, dedup, md5_lag = [], [], []
+    times, dedup, dedup_copy, md5_lag = [], [], [], []
     for _ in range(repeats):
         p = Payload(size)  # new bytes each time: a first upload, not a de-dup hit
         path = p.write(work / f"large-{uuid.uuid4().hex[:6]}.bin")
+        uploads.settle()
         seconds, file_id = uploads.sdk_upload(srv.base_url, srv.api_key, path)
         times.append(seconds)
         md5_lag.append(uploads.md5_lag(srv, file_id))
         again, same = uploads.sdk_upload(srv.base_url, srv.api_key, path)
         assert same == file_id, "a re-upload must return the same file"
         dedup.append(again / seconds)
+        copy = work / f"copy-{uuid.uuid4().hex[:6]}.bin"
+        shutil.copyfile(path, copy)
+        uploads.settle()
+        again, same = uploads.sdk_upload(srv.base_url, srv.api_key, copy)
+        assert same == file_id, "a copy's upload must return the same file"
+        dedup_copy.append(again / seconds)
         with srv.client() as c:
             c.delete(f"/files/{file_id}")
         path.unlink()
+        copy.unlink()
     rate = size / 1e6 / statistics.median(times)
     rows.append(
         (
@@ -77,6 +86,14 @@ def large_uploads(stack: str, srv, weed, work: Path, size: int, repeats: int) ->
             "re-upload of a known file (de-dup hit)",
             f"{statistics.median(dedup):.3f} × first upload",
             "target ≤ 0.3",
+        )
+    )
+    rows.append(
+        (
+            stack,
+            "upload of a copy of it (new path: hashed again)",
+            f"{statistics.median(dedup_copy):.3f} × first upload",
+            "",
         )
     )
     if weed is not None:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 from .payload import Payload
+
+
+def settle() -> None:
+    """Let a just-written payload reach the disk and age past a second, as a user's file
+    has: its writeback would otherwise compete with the upload being timed, and the SDK
+    remembers the hash only of a file that has not changed for a second."""
+    os.sync()
+    time.sleep(1.1)
 
 
 def sdk_upload(

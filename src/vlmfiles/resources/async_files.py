@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,8 +12,19 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._base_client import RequestOptions, TimeoutTypes
-from .._uploads import CHUNK, FileSource, MultipartBody, ProgressCallback, open_source, sha256_of
-from ..exceptions import NotFoundError
+from .._uploads import (
+    CHUNK,
+    SHA256_HEADER,
+    FileSource,
+    HashAhead,
+    MultipartBody,
+    ProgressCallback,
+    Superseded,
+    known_hashes,
+    open_source,
+    sha256_of,
+)
+from ..exceptions import ApiError, NotFoundError
 from ..types import FilePurpose, FileResponse, PresignedUrlResponse
 from ._file_lists import AsyncFileList
 from ._files_common import UploadMethod, _require_id, _verify_and_rename
@@ -22,10 +34,13 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncFiles"]
 
+log = logging.getLogger("vlmfiles")
+
 
 class AsyncFiles:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+        self._sha256_late: bool | None = None  # see _sha256_may_follow
 
     async def _json(self, opts: RequestOptions) -> Any:
         return (await self._client.request(opts)).json()
@@ -43,9 +58,18 @@ class AsyncFiles:
     ) -> FileResponse:
         """As ``Files.upload``; file reads and hashing run in a worker thread."""
         source = await anyio.to_thread.run_sync(open_source, file, filename)
+        ahead = None
         try:
             sha = None
-            if source.seekable and not force:
+            if (
+                not force
+                and method != "presigned-url"
+                and known_hashes.get(source) is None
+                and HashAhead.possible(source)
+                and await self._sha256_may_follow()
+            ):
+                ahead = HashAhead(source)  # looked up by _beside_hash, as the body goes out
+            elif source.seekable and not force:
                 sha = await anyio.to_thread.run_sync(sha256_of, source)
                 cached = await self._cached(sha, purpose)
                 if cached is not None:
@@ -77,21 +101,53 @@ class AsyncFiles:
                 return FileResponse.model_validate(
                     await self._json(RequestOptions("GET", f"files/verify-upload/{p.id}"))
                 )
-            body = MultipartBody(source, on_progress, sha)
-            data = await self._json(
-                RequestOptions(
-                    "POST",
-                    "files",
-                    params={"purpose": purpose},
-                    content=lambda: _athread_chunks(body(), None, None),
-                    headers=body.headers,
-                    timeout=timeout,
-                    retryable=source.seekable,
+            body = MultipartBody(source, on_progress, sha, ahead)
+            try:
+                data = await self._json(
+                    RequestOptions(
+                        "POST",
+                        "files",
+                        params={"purpose": purpose},
+                        content=lambda: self._beside_hash(body(), ahead, purpose),
+                        headers=body.headers,
+                        timeout=timeout,
+                        retryable=source.seekable,
+                    )
                 )
-            )
+            except Superseded:
+                assert ahead is not None
+                return ahead.found  # type: ignore[no-any-return]
             return FileResponse.model_validate(data)
         finally:
+            if ahead is not None:
+                ahead.stop()
             source.close()
+
+    async def _beside_hash(
+        self, chunks: Iterator[bytes], ahead: HashAhead | None, purpose: str
+    ) -> AsyncIterator[bytes]:
+        """The body, read in worker threads; once ``ahead`` has the hash, it is looked up
+        between two chunks, and if found the body's next read raises ``Superseded``."""
+        async for chunk in _athread_chunks(chunks, None, None):
+            if ahead is not None and ahead.ready and ahead.sha256 and not ahead.looked_up:
+                ahead.looked_up = True
+                try:
+                    ahead.found = await self._cached(ahead.sha256, purpose)
+                except ApiError:  # the upload goes on; the server still spots the duplicate
+                    log.debug("hash lookup beside an upload failed", exc_info=True)
+            yield chunk
+
+    async def _sha256_may_follow(self) -> bool:
+        """As ``Files._sha256_may_follow``."""
+        if self._sha256_late is None:
+            try:
+                response = await self._client.request(
+                    RequestOptions("GET", "health", retryable=False)
+                )
+                self._sha256_late = response.headers.get(SHA256_HEADER) == "any"
+            except ApiError:
+                self._sha256_late = False
+        return self._sha256_late
 
     async def _cached(self, sha256: str, purpose: str | None) -> FileResponse | None:
         try:

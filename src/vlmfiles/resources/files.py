@@ -14,8 +14,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._base_client import RequestOptions, TimeoutTypes
-from .._uploads import CHUNK, FileSource, MultipartBody, ProgressCallback, open_source, sha256_of
-from ..exceptions import NotFoundError
+from .._uploads import (
+    CHUNK,
+    SHA256_HEADER,
+    FileSource,
+    HashAhead,
+    MultipartBody,
+    ProgressCallback,
+    Superseded,
+    known_hashes,
+    open_source,
+    sha256_of,
+)
+from ..exceptions import ApiError, NotFoundError
 from ..types import FilePurpose, FileResponse, PresignedUrlResponse
 from ._file_lists import AsyncFileList, FileList
 from ._files_common import UploadMethod, _require_id, _verify_and_rename
@@ -30,6 +41,7 @@ __all__ = ["AsyncFileList", "AsyncFiles", "FileList", "Files"]
 class Files:
     def __init__(self, client: Client) -> None:
         self._client = client
+        self._sha256_late: bool | None = None  # see _sha256_may_follow
 
     def _json(self, opts: RequestOptions) -> Any:
         return self._client.request(opts).json()
@@ -49,35 +61,66 @@ class Files:
     ) -> FileResponse:
         """Upload a file (a path, or a binary file object) and return it.
 
-        The content is hashed locally first: if you already have it for this ``purpose``,
-        that file is returned and nothing is sent (``force=True`` sends anyway; the server
-        still returns the existing record). Otherwise the bytes stream in one pass, with
-        ``on_progress(sent, total)`` as they go, retried with the stream rewound."""
+        The content is hashed locally: if you already have it for this ``purpose``, that
+        file is returned (``force=True`` sends anyway; the server still returns the existing
+        record). Files of 32 MiB and more are hashed while they are already being sent (when
+        the server takes the hash after the bytes at no cost): a new file costs no extra
+        pass, and a known one stops sending as soon as its hash is found. Smaller ones are
+        hashed first, and nothing is sent for a known one. The bytes stream in one pass,
+        with ``on_progress(sent, total)`` as they go, retried with the stream rewound; the
+        server checks them against the sha256."""
         source = open_source(file, filename)
+        ahead = None
         try:
             sha = None
-            if source.seekable and not force:
-                sha = sha256_of(source)
+            if (
+                not force
+                and method != "presigned-url"
+                and known_hashes.get(source) is None
+                and HashAhead.possible(source)
+                and self._sha256_may_follow()
+            ):
+                ahead = HashAhead(source, lambda digest: self._cached(digest, purpose))
+            elif source.seekable and not force:
+                sha = sha256_of(source)  # remembered if this process hashed the file before
                 cached = self._cached(sha, purpose)
                 if cached is not None:
                     return cached
             if method == "presigned-url":
                 return self._upload_presigned(source, purpose, timeout, on_progress)
-            body = MultipartBody(source, on_progress, sha)
-            data = self._json(
-                RequestOptions(
-                    "POST",
-                    "files",
-                    params={"purpose": purpose},
-                    content=body,
-                    headers=body.headers,
-                    timeout=timeout,
-                    retryable=source.seekable,
+            body = MultipartBody(source, on_progress, sha, ahead)
+            try:
+                data = self._json(
+                    RequestOptions(
+                        "POST",
+                        "files",
+                        params={"purpose": purpose},
+                        content=body,
+                        headers=body.headers,
+                        timeout=timeout,
+                        retryable=source.seekable,
+                    )
                 )
-            )
+            except Superseded:
+                assert ahead is not None
+                return ahead.found  # type: ignore[no-any-return]
             return FileResponse.model_validate(data)
         finally:
+            if ahead is not None:
+                ahead.stop()
             source.close()
+
+    def _sha256_may_follow(self) -> bool:
+        """Whether this server takes a file's sha256 after its bytes at no cost (it says so
+        on ``/health``), so that a large file can be hashed while it is being sent. Asked
+        once per client; a server that does not say (or an error) means hash first."""
+        if self._sha256_late is None:
+            try:
+                response = self._client.request(RequestOptions("GET", "health", retryable=False))
+                self._sha256_late = response.headers.get(SHA256_HEADER) == "any"
+            except ApiError:
+                self._sha256_late = False
+        return self._sha256_late
 
     def _upload_presigned(
         self, source: Any, purpose: str, timeout: TimeoutTypes, on_progress: ProgressCallback | None

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from ..._uploads import SHA256_HEADER
 from ..auth import require_tenant
 from ..download import file_response
 from ..errors import ApiError, BadRequest, PayloadTooLarge
@@ -39,7 +40,11 @@ def _check_declared_length(request: Request, file_limit: int, overhead: int = 0)
 
 
 @router.get("/health", response_model=HealthObject, summary="Check the API key")
-async def health(tenant: Tenant) -> dict[str, str]:
+async def health(request: Request, response: Response, tenant: Tenant) -> dict[str, str]:
+    # Tells our SDK whether a file's sha256 may follow its bytes (``any``) or is better sent
+    # first (``first``: the S3 store then writes the bytes straight under their final key).
+    first = getattr(_service(request).blobs, "wants_sha256_first", False)
+    response.headers[SHA256_HEADER] = "first" if first else "any"
     return {"status": "ok", "tenant": tenant}
 
 

@@ -42,6 +42,10 @@ class BlobWriter(Protocol):
 
 
 class BlobStore(Protocol):
+    """Optional attribute ``wants_sha256_first``: True when its writers gain from ``expect``
+    (the S3 store); the server's /health tells the SDK, which then hashes a large file
+    before sending it rather than while."""
+
     def writer(self) -> BlobWriter:
         """Start staging a new blob."""
 

@@ -83,6 +83,10 @@ def _flag(query: dict[str, str], name: str) -> bool | None:
 
 
 class S3BlobStore:
+    # A writer told the sha256 before the bytes (``expect``) writes them under their final
+    # key; told after, it must copy them there at commit. /health passes this on to the SDK.
+    wants_sha256_first = True
+
     def __init__(
         self,
         bucket: str,
