@@ -72,10 +72,13 @@ def _post_after(api, content: bytes, declared: str):
         f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="late.bin"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
-    body += content + (
-        f'\r\n--{b}\r\nContent-Disposition: form-data; name="sha256"\r\n\r\n'
-        f"{declared}\r\n--{b}--\r\n"
-    ).encode()
+    body += (
+        content
+        + (
+            f'\r\n--{b}\r\nContent-Disposition: form-data; name="sha256"\r\n\r\n'
+            f"{declared}\r\n--{b}--\r\n"
+        ).encode()
+    )
     return api.post(
         "/files", content=body, headers={"Content-Type": f"multipart/form-data; boundary={b}"}
     )

@@ -89,3 +89,39 @@ async def test_a_write_cancelled_while_queued_never_runs(engine):
             await g.run(_insert, 1)
     assert await g.run(_insert, 2) == 2
     assert _stored(engine) == {2}
+
+
+async def test_a_group_transaction_holds_the_lock_other_processes_wait_on(engine, tmp_path):
+    """Server processes on one database (--workers N) take turns through a flock beside
+    it: held for the whole group transaction, free again after it."""
+    import fcntl
+    import os
+    import threading
+
+    g = GroupCommitter(engine)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_insert(conn, n: int) -> int:
+        inside.set()
+        release.wait(10)
+        return _insert(conn, n)
+
+    def try_lock() -> bool:
+        fd = os.open(tmp_path / "g.sqlite3-writers.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(g.run, slow_insert, 1)
+        await anyio.to_thread.run_sync(inside.wait, 10)
+        assert not try_lock()  # another process would wait here
+        release.set()
+    assert try_lock()
+    assert _stored(engine) == {1}
+    g.close()

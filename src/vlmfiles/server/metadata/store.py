@@ -100,6 +100,8 @@ class MetadataStore:
         await self.engine.dispose()
         if self._sync is not None:
             self._sync.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
     # Running queries --------------------------------------------------------------------
 
