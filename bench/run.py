@@ -274,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list-sizes", default="100000,1000000", help="listing depths")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--stacks", default="embedded,scale")
+    ap.add_argument(
+        "--workers", type=int, default=1, help="server processes (vlmfiles serve --workers)"
+    )
     ap.add_argument("--only", default="large,methods,small,list,memory", help="which rows")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (CI)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
@@ -287,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     with stacks.seaweed(work) if "scale" in args.stacks or not args.smoke else _null() as weed:
         for stack in args.stacks.split(","):
-            with stacks.server(stack, work, weed if stack == "scale" else None) as srv:
-                rows += run_stack(stack, srv, weed, work, args, only)
+            env = {"workers": str(args.workers)} if args.workers > 1 else {}
+            label = f"{stack}, {args.workers} workers" if args.workers > 1 else stack
+            with stacks.server(stack, work, weed if stack == "scale" else None, **env) as srv:
+                rows += run_stack(label, srv, weed, work, args, only)
     print(
         f"\nvlmfiles benchmark — {time.strftime('%Y-%m-%d %H:%M')}, {_machine()}, {time.time() - t0:.0f} s\n"
     )

@@ -8,12 +8,13 @@ keeps one copy of the SQL for both databases.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..security import hash_api_key, new_api_key, new_tenant_id
@@ -24,6 +25,39 @@ from .tables import api_keys, blobs, files, tenants, uploads
 def _upsert(conn: Connection, table: Any) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+# The statements every upload runs are built once, with bound parameters, and executed with
+# a dict of values: building one per call (``insert(t).values(...)``) and deriving its
+# SQLAlchemy cache key took about two thirds of their time (cProfile: 1.3 ms of SQL per
+# small upload, ~0.45 ms prebuilt), and a small upload is CPU-bound on one core.
+
+
+@functools.cache
+def _lock_blob_stmt(dialect_name: str) -> Any:
+    stmt = (postgresql if dialect_name == "postgresql" else sqlite).insert(blobs)
+    return stmt.on_conflict_do_update(
+        index_elements=["sha256"], set_={"md5": func.coalesce(blobs.c.md5, stmt.excluded.md5)}
+    )
+
+
+@functools.cache
+def _insert_file_stmt(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(files).on_conflict_do_nothing(
+        index_elements=["tenant_id", "sha256", "purpose"]
+    )
+
+
+_BLOB_MD5 = select(blobs.c.md5).where(blobs.c.sha256 == bindparam("sha256"))
+_EXISTING_FILE = select(files).where(
+    files.c.tenant_id == bindparam("tenant_id"),
+    files.c.sha256 == bindparam("sha256"),
+    files.c.purpose == bindparam("purpose"),
+)
+_TENANT_FOR_KEY = select(api_keys.c.tenant_id).where(
+    api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_us.is_(None)
+)
 
 
 # Tenants and keys ----------------------------------------------------------------------
@@ -50,11 +84,7 @@ def create_key(conn: Connection, tenant_name: str) -> tuple[str, str]:
 
 
 def tenant_for_key(conn: Connection, key: str) -> str | None:
-    return conn.execute(
-        select(api_keys.c.tenant_id).where(
-            api_keys.c.key_hash == hash_api_key(key), api_keys.c.revoked_us.is_(None)
-        )
-    ).scalar_one_or_none()
+    return conn.execute(_TENANT_FOR_KEY, {"key_hash": hash_api_key(key)}).scalar_one_or_none()
 
 
 def revoke_key(conn: Connection, key_or_prefix: str) -> int:
@@ -140,15 +170,13 @@ def lock_blob(conn: Connection, sha256: str, md5: str | None, size: int) -> str 
     leaves the row unlocked, and a release could delete it under us (seen under test on
     PostgreSQL). On SQLite the transaction's write lock does the same. A known md5 is
     never overwritten by a pending (NULL) one."""
-    stmt = _upsert(conn, blobs).values(sha256=sha256, md5=md5, size=size, created_us=now_us())
     conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["sha256"], set_={"md5": func.coalesce(blobs.c.md5, stmt.excluded.md5)}
-        )
+        _lock_blob_stmt(conn.dialect.name),
+        {"sha256": sha256, "md5": md5, "size": size, "created_us": now_us()},
     )
     if md5 is not None:
         return md5
-    return conn.execute(select(blobs.c.md5).where(blobs.c.sha256 == sha256)).scalar_one()
+    return conn.execute(_BLOB_MD5, {"sha256": sha256}).scalar_one()
 
 
 def set_md5(conn: Connection, sha256: str, md5: str) -> None:
@@ -181,9 +209,7 @@ def pending_md5(
 
 def existing_file(conn: Connection, tenant_id: str, sha256: str, purpose: str) -> FileRecord | None:
     row = conn.execute(
-        select(files).where(
-            files.c.tenant_id == tenant_id, files.c.sha256 == sha256, files.c.purpose == purpose
-        )
+        _EXISTING_FILE, {"tenant_id": tenant_id, "sha256": sha256, "purpose": purpose}
     ).first()
     return FileRecord(**row._mapping) if row else None
 
@@ -191,11 +217,7 @@ def existing_file(conn: Connection, tenant_id: str, sha256: str, purpose: str) -
 def insert_file(conn: Connection, rec: FileRecord) -> tuple[FileRecord, bool]:
     """Insert ``rec`` unless the tenant has this content for this purpose already; the
     unique constraint decides between concurrent identical uploads."""
-    res = conn.execute(
-        _upsert(conn, files)
-        .values(**asdict(rec))
-        .on_conflict_do_nothing(index_elements=["tenant_id", "sha256", "purpose"])
-    )
+    res = conn.execute(_insert_file_stmt(conn.dialect.name), asdict(rec))
     if res.rowcount == 1:
         return rec, True
     found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
