@@ -19,7 +19,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 KEY_PREFIX = "vlmf_"
 
@@ -73,20 +73,17 @@ class UrlSigner:
 
     def _signature(self, method: str, tenant_id: str, file_id: str, expires: int) -> str:
         msg = f"{method}\n{tenant_id}\n{file_id}\n{expires}".encode()
-        return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()
+        return hmac.digest(self.secret, msg, "sha256").hex()
 
     def sign(
         self, method: str, path: str, tenant_id: str, file_id: str, ttl: int
     ) -> tuple[str, int]:
         """A signed URL for ``path`` (under the public URL) and its expiry (unix seconds)."""
         expires = int(time.time()) + ttl
-        query = urlencode(
-            {
-                "tenant": tenant_id,
-                "expires": expires,
-                "signature": self._signature(method, tenant_id, file_id, expires),
-            }
-        )
+        # What urlencode() would give (expires is digits, the signature hex), at a third
+        # of its cost: a listing signs a URL per file.
+        signature = self._signature(method, tenant_id, file_id, expires)
+        query = f"tenant={quote_plus(tenant_id)}&expires={expires}&signature={signature}"
         return f"{self.public_url}{path}?{query}", expires
 
     def verify(
