@@ -220,7 +220,10 @@ def _wait_ready(handle: SeaweedHandle, deadline: float) -> None:
                 f"weed exited with {handle.proc.returncode}; log:\n{_tail(handle.log_path)}"
             )
         try:
-            client.create_bucket(Bucket=probe)
+            try:
+                client.create_bucket(Bucket=probe)
+            except client.exceptions.BucketAlreadyOwnedByYou:
+                pass  # made on an earlier try whose write then failed (volume not up yet)
             client.put_object(Bucket=probe, Key="probe", Body=b"ok")
             client.delete_object(Bucket=probe, Key="probe")
             client.delete_bucket(Bucket=probe)
