@@ -143,10 +143,6 @@ class _HashCache:
             while len(self._entries) > self.MAX_ENTRIES:
                 self._entries.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 known_hashes = _HashCache()
 
@@ -187,7 +183,7 @@ class HashAhead:
     """A large file's sha256, computed in a thread while its upload is already sending.
 
     Hashing first and sending after costs the whole hash on every new file (~1 s per GiB on
-    a laptop-class core; a third of a loopback upload). Beside the upload it costs nothing
+    the benchmark machine; a third of a loopback upload). Beside the upload it costs nothing
     extra for new content; when the hash turns out to be known, ``found`` is set and the body
     raises ``Superseded`` before its next chunk, so the upload stops where it is and the
     existing file is returned. The sha256 then follows the bytes as a form field, and the

@@ -66,7 +66,8 @@ class Files:
         record). Files of 32 MiB and more are hashed while they are already being sent (when
         the server takes the hash after the bytes at no cost): a new file costs no extra
         pass, and a known one stops sending as soon as its hash is found. Smaller ones are
-        hashed first, and nothing is sent for a known one. The bytes stream in one pass,
+        hashed first, and nothing is sent for a known one; nor for a file this process
+        hashed before and that has not changed since (docs/sdk.md). The bytes stream in one pass,
         with ``on_progress(sent, total)`` as they go, retried with the stream rewound; the
         server checks them against the sha256."""
         source = open_source(file, filename)
