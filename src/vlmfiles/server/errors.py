@@ -30,7 +30,8 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
 
 from .storage.base import StoreBusy
 
@@ -216,6 +217,19 @@ def install_error_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             message = f"Method {request.method} is not allowed on {request.url.path}."
         return error_response(request, exc.status_code, cls.type, message, exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client went away before its body ended: a cancelled upload, or our SDK
+        # stopping one whose content it found meanwhile. The upload was aborted (nothing
+        # stored); no one is left to answer, and it is no server error.
+        log.info(
+            "%s %s [%s]: the client went away before the body ended; nothing was stored",
+            request.method,
+            request.url.path,
+            request_id(request),
+        )
+        return Response(status_code=499)  # nginx's "client closed request"; never sent
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
