@@ -126,7 +126,9 @@ class FileService(PresignedUploads):
             content_type = staged.json_type or detect(staged.head)
             check_accepted(purpose, content_type)
             prepare = getattr(writer, "prepare", None)
-            if prepare is not None:  # the slow part of making bytes durable, outside the lock
+            if prepare is not None and not getattr(writer, "prepared", False):
+                # The slow part of making bytes durable, outside the lock (a one-batch body
+                # was prepared in the sink's hop already).
                 await anyio.to_thread.run_sync(prepare)
             rec = FileRecord(
                 id=file_id,

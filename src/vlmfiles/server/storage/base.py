@@ -26,7 +26,8 @@ from typing import Protocol
 
 class BlobWriter(Protocol):
     """Optionally also ``prepare()``: make the staged bytes durable before ``commit``, so
-    that ``commit`` (called while the metadata store holds a lock) is quick; and
+    that ``commit`` (called while the metadata store holds a lock) is quick, with a
+    ``prepared`` property saying it has run; and
     ``expect(key)``: called before any byte when the client declared the bytes' sha256, so a
     store can stage them under their final key (``commit`` is still called with the key
     the bytes really hash to, and only when it matches)."""

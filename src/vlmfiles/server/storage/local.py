@@ -71,6 +71,11 @@ class LocalBlobWriter:
             )
         self._started = self._written
 
+    @property
+    def prepared(self) -> bool:
+        """``prepare`` has run (the file is fsynced and closed)."""
+        return self._file.closed
+
     def prepare(self) -> None:
         """Make the staged bytes durable (the slow fsync), before any lock is taken."""
         if not self._file.closed:
