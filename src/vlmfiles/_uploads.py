@@ -211,17 +211,20 @@ class HashAhead:
         threading.Thread(target=self._run, name="vlmfiles-hash-ahead", daemon=True).start()
 
     @staticmethod
-    def possible(source: Source) -> bool:
-        """A seekable source backed by a real file, large enough to be worth it."""
-        if not source.seekable or source.size is None or source.size < HASH_AHEAD_MIN:
-            return False
-        if not hasattr(os, "preadv"):  # Windows
-            return False
-        try:
-            source.fileobj.fileno()
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            return False
-        return True
+    def wanted(source: Source, force: bool, method: str) -> bool:
+        """Whether ``files.upload`` should hash ``source`` beside its upload (before asking
+        the server whether it takes the hash late): a whole regular file, large enough to
+        be worth it, whose hash this process does not know already, sent by multipart POST
+        (a presigned PUT has no field to send the hash in)."""
+        return (
+            not force
+            and method != "presigned-url"
+            and hasattr(os, "preadv")  # not on Windows
+            and source.size is not None
+            and source.size >= HASH_AHEAD_MIN
+            and _file_stat(source) is not None
+            and known_hashes.get(source) is None
+        )
 
     def _run(self) -> None:
         try:
@@ -252,7 +255,7 @@ class HashAhead:
             if n == 0:
                 raise ValueError(
                     f"The file shrank while it was being uploaded (expected {self._size} "
-                    "bytes); nothing was stored."
+                    "bytes); nothing was stored. Upload it again once it is complete."
                 )
             h.update(view[:n])
             offset += n

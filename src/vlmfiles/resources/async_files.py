@@ -20,7 +20,6 @@ from .._uploads import (
     MultipartBody,
     ProgressCallback,
     Superseded,
-    known_hashes,
     open_source,
     sha256_of,
 )
@@ -61,13 +60,7 @@ class AsyncFiles:
         ahead = None
         try:
             sha = None
-            if (
-                not force
-                and method != "presigned-url"
-                and known_hashes.get(source) is None
-                and HashAhead.possible(source)
-                and await self._sha256_may_follow()
-            ):
+            if HashAhead.wanted(source, force, method) and await self._sha256_may_follow():
                 ahead = HashAhead(source)  # looked up by _beside_hash, as the body goes out
             elif source.seekable and not force:
                 sha = await anyio.to_thread.run_sync(sha256_of, source)

@@ -22,7 +22,6 @@ from .._uploads import (
     MultipartBody,
     ProgressCallback,
     Superseded,
-    known_hashes,
     open_source,
     sha256_of,
 )
@@ -74,13 +73,7 @@ class Files:
         ahead = None
         try:
             sha = None
-            if (
-                not force
-                and method != "presigned-url"
-                and known_hashes.get(source) is None
-                and HashAhead.possible(source)
-                and self._sha256_may_follow()
-            ):
+            if HashAhead.wanted(source, force, method) and self._sha256_may_follow():
                 ahead = HashAhead(source, lambda digest: self._cached(digest, purpose))
             elif source.seekable and not force:
                 sha = sha256_of(source)  # remembered if this process hashed the file before

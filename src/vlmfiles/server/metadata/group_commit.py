@@ -28,6 +28,11 @@ from typing import Any
 
 import anyio
 from sqlalchemy import Connection
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.engine import Engine
 
 MAX_BATCH = 64  # writes per transaction: bounds how long one commit holds the lock
@@ -54,9 +59,7 @@ class ProcessLock:
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not on POSIX
+        if fcntl is None:  # pragma: no cover - not on POSIX
             yield
             return
         if self._fd is None:

@@ -22,9 +22,13 @@ from .records import FileRecord, UploadRecord, now_us
 from .tables import api_keys, blobs, files, tenants, uploads
 
 
+def _insert(dialect_name: str, table: Any) -> Any:
+    """An INSERT with ON CONFLICT support, for PostgreSQL or SQLite."""
+    return (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+
+
 def _upsert(conn: Connection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    return _insert(conn.dialect.name, table)
 
 
 # The statements every upload runs are built once, with bound parameters, and executed with
@@ -35,7 +39,7 @@ def _upsert(conn: Connection, table: Any) -> Any:
 
 @functools.cache
 def _lock_blob_stmt(dialect_name: str) -> Any:
-    stmt = (postgresql if dialect_name == "postgresql" else sqlite).insert(blobs)
+    stmt = _insert(dialect_name, blobs)
     return stmt.on_conflict_do_update(
         index_elements=["sha256"], set_={"md5": func.coalesce(blobs.c.md5, stmt.excluded.md5)}
     )
@@ -43,8 +47,7 @@ def _lock_blob_stmt(dialect_name: str) -> Any:
 
 @functools.cache
 def _insert_file_stmt(dialect_name: str) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(files).on_conflict_do_nothing(
+    return _insert(dialect_name, files).on_conflict_do_nothing(
         index_elements=["tenant_id", "sha256", "purpose"]
     )
 
