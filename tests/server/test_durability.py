@@ -70,7 +70,7 @@ def test_kill_9_mid_upload_then_restart_cleans_up(tmp_path):
     srv = ServerProcess(data_dir=tmp_path / "data").start()
     try:
         with srv.client() as c:
-            kept = upload(c, unique(1000)).json()
+            kept = upload(c, unique(100_000)).json()  # above inline_max_bytes: a blob file
         s = _start_upload(srv.port, srv.api_key, total=8 * 1024 * 1024, send=2 * 1024 * 1024)
         assert _wait_until(lambda: _staging(srv.data_dir) != [])
         srv.kill()

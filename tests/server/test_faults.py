@@ -103,12 +103,13 @@ def test_object_store_down_is_503_then_recovers(tmp_path):
         srv.start()
         try:
             with srv.client() as c:
-                content = unique(50_000)
+                # Above inline_max_bytes: these bytes live in the object store.
+                content = unique(200_000)
                 f = upload(c, content).json()
                 weed.stop()
                 for call in (
                     lambda: c.get(f"/files/{f['id']}/content"),
-                    lambda: upload(c, unique(20_000)),
+                    lambda: upload(c, unique(100_000)),
                 ):
                     r = call()
                     assert_error(r, 503, "unavailable")
@@ -118,7 +119,7 @@ def test_object_store_down_is_503_then_recovers(tmp_path):
                 assert [x["id"] for x in c.get("/files").json()] == [f["id"]]
                 weed = start_seaweed(tmp_path / "weed", ports=weed.ports)
                 assert c.get(f"/files/{f['id']}/content").content == content
-                assert upload(c, unique(20_000)).status_code == 201
+                assert upload(c, unique(100_000)).status_code == 201
                 assert srv.staging() == []
         finally:
             srv.stop()

@@ -62,22 +62,22 @@ class ServerProcess:
     def new_key(self, tenant: str = "default") -> str:
         """A new API key for ``tenant``, written straight to the server's metadata store
         (the same code `vlmfiles keys create` runs, without a process start per test)."""
+        return self._with_store(lambda store: store.create_key(tenant))[0]
+
+    def _with_store(self, fn):
+        """``await fn(store)`` on the server's metadata store, opened from the test process."""
         import asyncio
 
         from vlmfiles.server.metadata.store import MetadataStore
 
-        url = self.env.get("VLMFILES_DATABASE_URL") or (
-            f"sqlite:///{self.data_dir.resolve() / 'metadata.sqlite3'}"
-        )
-
-        async def create() -> str:
-            store = MetadataStore.from_url(url)
+        async def run():
+            store = MetadataStore.from_url(self.database_url)
             try:
-                return (await store.create_key(tenant))[0]
+                return await fn(store)
             finally:
                 await store.close()
 
-        return asyncio.run(create())
+        return asyncio.run(run())
 
     def start(self, *extra: str, timeout: float = 30) -> ServerProcess:
         if not self.port:
@@ -154,8 +154,18 @@ class ServerProcess:
                 else:
                     os.environ[k] = v
 
+    def inline_blobs(self) -> set[str]:
+        """Blobs whose bytes the metadata database holds (small files)."""
+        return set(self._with_store(lambda store: store.blob_data_sizes()))
+
     def blob_keys(self) -> set[str]:
-        return set(self.blob_store().keys())
+        """Every blob whose bytes are stored: in the blob store, or in the database."""
+        return set(self.blob_store().keys()) | self.inline_blobs()
+
+    def stored_bytes(self, sha256: str) -> bytes:
+        """A blob's stored bytes, wherever they are kept."""
+        data = self._with_store(lambda store: store.blob_data(sha256))
+        return data if data is not None else b"".join(self.blob_store().read(sha256))
 
     def staging(self) -> list[str]:
         """Staged (uncommitted) upload bytes: temp files, or S3 objects/multipart uploads."""

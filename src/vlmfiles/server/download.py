@@ -96,14 +96,18 @@ async def file_response(request: Request, service: FileService, rec: FileRecord)
         exc.headers = {"Content-Range": f"bytes */{rec.bytes}"}
         raise
     if byte_range is None:
-        body = service.read(rec, 0, None, verify=True)
+        body = await service.content(rec, 0, None, verify=True)
         headers["Content-Length"] = str(rec.bytes)
         status = 200
     else:
         start, end = byte_range
-        body = service.read(rec, start, end, verify=False)
+        body = await service.content(rec, start, end, verify=False)
         headers["Content-Length"] = str(end - start)
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{rec.bytes}"
         status = 206
-    body = await _primed(body)
-    return StreamingResponse(body, status_code=status, media_type=rec.content_type, headers=headers)
+    if isinstance(body, bytes):  # a small file, from the database
+        return Response(body, status_code=status, media_type=rec.content_type, headers=headers)
+    stream = await _primed(body)
+    return StreamingResponse(
+        stream, status_code=status, media_type=rec.content_type, headers=headers
+    )

@@ -4,12 +4,15 @@ What it looks for:
 
 | problem            | meaning                                                  | --repair          |
 |--------------------|----------------------------------------------------------|-------------------|
-| missing blob       | a blob row (and its files) whose bytes are not in the store | reported only  |
+| missing blob       | a blob row (and its files) whose bytes are neither in the database nor the store | reported only |
 | size mismatch      | stored bytes of another length than recorded             | reported only     |
 | corrupt blob       | (``--verify-hashes``) bytes whose sha256 is not their key | reported only     |
 | orphan object      | bytes in the store that no blob row knows                | deleted           |
 | unreferenced blob  | a blob row no file references                            | released          |
 | stale staging      | staged bytes of dead writers                             | removed           |
+
+A small blob's bytes may be kept in the database (``blob_data``) rather than the store; those
+are checked there.
 
 A blob whose md5 is still pending (a large upload's md5 is computed after its answer) is not
 a problem: the server fills it. ``--repair`` fills it at once.
@@ -51,8 +54,21 @@ async def fsck(
     report = Report()
     rows = await service.store.blob_rows()
     known = {sha for sha, _, _ in rows}
+    inline = await service.store.blob_data_sizes()
     for sha, _md5, size in rows:
         report.checked_blobs += 1
+        if sha in inline:
+            if inline[sha] != size:
+                report.problems.append(
+                    f"size mismatch for blob {sha}: {inline[sha]} in the database, {size} recorded"
+                )
+            elif verify_hashes:
+                data = await service.store.blob_data(sha)
+                if data is None or hashlib.sha256(data).hexdigest() != sha:
+                    report.problems.append(
+                        f"corrupt blob {sha}: its bytes no longer hash to its key"
+                    )
+            continue
         stored = await anyio.to_thread.run_sync(service.blobs.size, sha)
         if stored is None:
             report.problems.append(f"missing blob {sha}: its bytes are not in the store")

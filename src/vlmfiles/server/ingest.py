@@ -39,9 +39,11 @@ MAX_PREAMBLE = 64 * 1024  # bytes the parser may see before the file part begins
 
 @dataclass
 class Staged:
-    """A body fully written to staging: what the service needs to commit it."""
+    """A body fully received: what the service needs to commit it. Its bytes are staged in
+    the blob store (``writer``) or, small enough to keep in the database, held in ``data``."""
 
-    writer: BlobWriter
+    writer: BlobWriter | None
+    data: bytes | None
     size: int
     sha256: str
     md5: str | None  # None: a large body, whose md5 is computed after the answer
@@ -49,6 +51,11 @@ class Staged:
     filename: str | None
     fields: dict[str, str]
     json_type: str | None  # set when a JsonValidator ran: the validated JSON type
+
+    async def discard(self) -> None:
+        """Drop the staged bytes (nothing to do for bytes held in memory)."""
+        if self.writer is not None:
+            await anyio.to_thread.run_sync(self.writer.abort)
 
 
 class _Worker(threading.Thread):
@@ -84,9 +91,10 @@ class HashingSink:
     """Receives the file's bytes; hashing and writing run in a worker thread.
 
     A body that fits in one batch (most files) is hashed (md5 and sha256), written and made
-    durable in a single thread hop at the end. A larger one starts a thread for the sha256,
-    the write (and the fine-tune validator) while the event loop keeps reading; its md5 is
-    left for later.
+    durable in a single thread hop at the end; one of at most ``inline_max`` bytes is only
+    hashed, and kept (``Staged.data``) for the service to store in the database. A larger
+    one starts a thread for the sha256, the write (and the fine-tune validator) while the
+    event loop keeps reading; its md5 is left for later.
 
     Given ``new_writer`` instead of a ``writer``, the sink makes the writer in its first
     thread hop (opening a staging file is file-system work that must stay off the event
@@ -101,9 +109,13 @@ class HashingSink:
         defer_md5: bool = True,
         *,
         new_writer: Callable[[], BlobWriter] | None = None,
+        inline_max: int = 0,
     ) -> None:
         assert (writer is None) != (new_writer is None), "a writer, or how to make one"
+        assert inline_max <= BATCH, "only a one-batch body is held in memory"
         self.writer = writer
+        self.inline_max = inline_max if writer is None else 0
+        self.data: bytes | None = None
         self._new_writer = new_writer
         self._expected: str | None = None
         # False where the bytes are read back from the store anyway (a presigned S3 upload
@@ -170,6 +182,15 @@ class HashingSink:
             self._md5.update(buf)
         self._write_and_sha(batch)
 
+    def _hashes(self, batch: list[bytes]) -> None:
+        """A body kept in memory: its hashes (and validation), no writer."""
+        assert self._md5 is not None
+        for buf in batch:
+            self._md5.update(buf)
+            self._sha256.update(buf)
+            if self.validator is not None:
+                self.validator.feed(buf)
+
     def _everything_durable(self, batch: list[bytes]) -> None:
         """A one-batch body: hashes, write and fsync (the writer's ``prepare``) in one hop."""
         self._everything(batch)
@@ -211,6 +232,11 @@ class HashingSink:
             return
         self._closed = True
         buf = self._take()
+        if self._worker is None and self.size <= self.inline_max:
+            if buf:
+                await anyio.to_thread.run_sync(self._hashes, buf, abandon_on_cancel=False)
+            self.data = b"".join(buf)
+            return
         if self._worker is None:
             if buf:
                 await anyio.to_thread.run_sync(
@@ -227,10 +253,11 @@ class HashingSink:
         await self.close()
         json_type = self.validator.finish() if self.validator is not None else None
         writer = self.writer
-        if writer is None:  # no byte came (an empty file, refused later): a writer all the same
-            writer = await anyio.to_thread.run_sync(self._ensure_writer)
+        if writer is None and self.data is None:  # no byte came (an empty file, refused
+            writer = await anyio.to_thread.run_sync(self._ensure_writer)  # later): a writer
         return Staged(
             writer=writer,
+            data=self.data,
             size=self.size,
             sha256=self._sha256.hexdigest(),
             md5=self._md5.hexdigest() if self._md5 is not None else None,
@@ -254,10 +281,14 @@ class HashingSink:
 
 
 async def ingest_raw(
-    stream: AsyncIterator[bytes], store: BlobStore, limit: int, validator: JsonValidator | None
+    stream: AsyncIterator[bytes],
+    store: BlobStore,
+    limit: int,
+    validator: JsonValidator | None,
+    inline_max: int = 0,
 ) -> Staged:
-    """A raw request body (presigned PUT) into staging."""
-    sink = HashingSink(None, limit, validator, new_writer=store.writer)
+    """A raw request body (presigned PUT) into staging (or memory, up to ``inline_max``)."""
+    sink = HashingSink(None, limit, validator, new_writer=store.writer, inline_max=inline_max)
     try:
         async for chunk in stream:
             sink.add(chunk)
@@ -409,13 +440,15 @@ async def ingest_multipart(
     store: BlobStore,
     limit: int,
     validator_for: Callable[[dict[str, str]], JsonValidator | None],
+    inline_max: int = 0,
 ) -> Staged:
-    """A multipart/form-data body with one ``file`` part into staging.
+    """A multipart/form-data body with one ``file`` part into staging (or memory, up to
+    ``inline_max`` bytes).
 
     ``validator_for(fields)`` picks the content validator once the file part starts, from
     the form fields sent before it (a ``purpose`` field may come that way)."""
     boundary = multipart_boundary(content_type)
-    sink = HashingSink(None, limit, None, new_writer=store.writer)
+    sink = HashingSink(None, limit, None, new_writer=store.writer, inline_max=inline_max)
     state = _MultipartState(sink, validator_for)
     callbacks = {
         name: getattr(state, name)

@@ -143,7 +143,11 @@ class PresignedUploads:
             raise Conflict(f"Upload {upload_id!r} has already received its file.")
         try:
             staged = await ingest_raw(
-                stream, self.blobs, self.settings.max_file_size, self._validator_for(upload.purpose)
+                stream,
+                self.blobs,
+                self.settings.max_file_size,
+                self._validator_for(upload.purpose),
+                self.settings.inline_max_bytes,
             )
             rec, created = await self._commit(
                 tenant_id, staged, upload.purpose, upload.filename, upload.id

@@ -32,13 +32,14 @@ from .metadata.records import iso
 from .metadata.store import FileRecord, MetadataStore, now_us
 from .presigned import PresignedUploads
 from .security import UrlSigner, new_file_id
-from .settings import Settings
+from .settings import MiB, Settings
 from .sniff import DEFAULT_PURPOSE, JsonValidator, check_accepted, check_purpose, detect
 from .storage import BlobStore, is_hex_digest
 
 log = logging.getLogger("vlmfiles.server")
 
 STALE_SECONDS = 3600
+INLINE_CEILING = MiB  # the largest inline_max_bytes allows
 
 
 @dataclass
@@ -98,7 +99,12 @@ class FileService(PresignedUploads):
             return self._validator_for(purpose or fields.get("purpose"))
 
         staged = await ingest_multipart(
-            stream, content_type, self.blobs, self.settings.max_file_size, validator_for
+            stream,
+            content_type,
+            self.blobs,
+            self.settings.max_file_size,
+            validator_for,
+            self.settings.inline_max_bytes,
         )
         try:
             declared = declared_sha256(staged.fields)
@@ -112,7 +118,7 @@ class FileService(PresignedUploads):
             check_purpose(chosen)
             filename = staged.filename or clean_filename(staged.fields.get("filename")) or "file"
         except BaseException:
-            await anyio.to_thread.run_sync(staged.writer.abort)
+            await staged.discard()
             raise
         return await self._commit(tenant_id, staged, chosen, filename, new_file_id())
 
@@ -141,17 +147,20 @@ class FileService(PresignedUploads):
                 content_type=content_type,
                 created_us=now_us(),
             )
-            result, created = await self.store.commit_upload(
-                rec, lambda: writer.commit(staged.sha256)
-            )
+            if writer is None:  # a small file: its bytes go in the database, with its record
+                result, created = await self.store.commit_upload(rec, data=staged.data)
+            else:
+                result, created = await self.store.commit_upload(
+                    rec, lambda: writer.commit(staged.sha256)
+                )
             if not created:
-                await anyio.to_thread.run_sync(writer.abort)
+                await staged.discard()
             elif result.md5 is None:
                 self.md5.schedule(result.sha256)
             return result, created
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(writer.abort)
+                await staged.discard()
             raise
 
     async def release_blob(self, sha256: str) -> bool:
@@ -215,9 +224,24 @@ class FileService(PresignedUploads):
             log.exception("could not release blob %s", rec.sha256)
         return rec
 
+    async def content(
+        self, rec: FileRecord, start: int, end: int | None, verify: bool
+    ) -> bytes | Iterator[bytes]:
+        """The file's bytes ``[start, end)``: at once (``bytes``) for a small file whose bytes
+        the database holds, else as the blob store streams them (``read``)."""
+        if rec.bytes <= INLINE_CEILING:  # any file small enough to have been kept inline
+            data = await self.store.blob_data(rec.sha256)
+            if data is not None:
+                if verify and hashlib.sha256(data).hexdigest() != rec.sha256:
+                    log.error("blob %s is corrupt: its bytes no longer hash to it", rec.sha256)
+                    raise OSError(f"blob {rec.sha256} failed its integrity check")
+                return data[start:end]
+        return self.read(rec, start, end, verify)
+
     def read(self, rec: FileRecord, start: int, end: int | None, verify: bool) -> Iterator[bytes]:
-        """The file's bytes ``[start, end)``. A full read (``verify``) checks the sha256 as
-        it goes and breaks off the response rather than end it with corrupt bytes."""
+        """The file's bytes ``[start, end)`` from the blob store. A full read (``verify``)
+        checks the sha256 as it goes and breaks off the response rather than end it with
+        corrupt bytes."""
         chunks = self.blobs.read(rec.sha256, start, end)
         if not verify:
             yield from chunks

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         "share it. Default: a random key created in the data dir.",
     )
     max_file_size: int = Field(5 * GiB, gt=0, description="Largest file accepted, in bytes.")
+    inline_max_bytes: int = Field(
+        64 * 1024,
+        ge=0,
+        le=MiB,
+        description="Files up to this size keep their bytes in the metadata database, "
+        "committed with their record, instead of the blob store: no file or object per "
+        "small upload. 0 keeps every file in the blob store. At most 1 MiB.",
+    )
     max_json_document_size: int = Field(
         64 * MiB,
         gt=0,

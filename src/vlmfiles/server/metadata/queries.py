@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..security import hash_api_key, new_api_key, new_tenant_id
 from .records import FileRecord, UploadRecord, now_us
-from .tables import api_keys, blobs, files, tenants, uploads
+from .tables import api_keys, blob_data, blobs, files, tenants, uploads
 
 
 def _insert(dialect_name: str, table: Any) -> Any:
@@ -52,6 +52,13 @@ def _insert_file_stmt(dialect_name: str) -> Any:
     )
 
 
+@functools.cache
+def _insert_blob_data_stmt(dialect_name: str) -> Any:
+    # DO NOTHING: the bytes of a sha256 are the same bytes, whoever stored them first.
+    return _insert(dialect_name, blob_data).on_conflict_do_nothing(index_elements=["sha256"])
+
+
+_BLOB_DATA = select(blob_data.c.data).where(blob_data.c.sha256 == bindparam("sha256"))
 _BLOB_MD5 = select(blobs.c.md5).where(blobs.c.sha256 == bindparam("sha256"))
 _EXISTING_FILE = select(files).where(
     files.c.tenant_id == bindparam("tenant_id"),
@@ -182,6 +189,23 @@ def lock_blob(conn: Connection, sha256: str, md5: str | None, size: int) -> str 
     return conn.execute(_BLOB_MD5, {"sha256": sha256}).scalar_one()
 
 
+def store_blob_data(conn: Connection, sha256: str, data: bytes) -> None:
+    """Keep a small blob's bytes in the database (its blob row must exist, locked)."""
+    conn.execute(_insert_blob_data_stmt(conn.dialect.name), {"sha256": sha256, "data": data})
+
+
+def get_blob_data(conn: Connection, sha256: str) -> bytes | None:
+    """A blob's bytes if the database holds them, else None (they are in the blob store)."""
+    data = conn.execute(_BLOB_DATA, {"sha256": sha256}).scalar_one_or_none()
+    return None if data is None else bytes(data)
+
+
+def blob_data_sizes(conn: Connection) -> dict[str, int]:
+    """The size of every blob whose bytes the database holds (for fsck)."""
+    q = select(blob_data.c.sha256, func.length(blob_data.c.data))
+    return {sha: size for sha, size in conn.execute(q)}
+
+
 def set_md5(conn: Connection, sha256: str, md5: str) -> None:
     """Record a blob's md5, computed after its upload, on the blob and every file of it."""
     conn.execute(
@@ -249,6 +273,8 @@ def lock_if_unreferenced(conn: Connection, sha256: str) -> bool:
 
 
 def delete_blob_row(conn: Connection, sha256: str) -> None:
+    """The blob row, and its bytes if the database holds them."""
+    conn.execute(delete(blob_data).where(blob_data.c.sha256 == sha256))
     conn.execute(delete(blobs).where(blobs.c.sha256 == sha256))
 
 

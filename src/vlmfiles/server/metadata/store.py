@@ -168,17 +168,29 @@ class MetadataStore:
         return await self._call(queries.list_files, tenant_id, purpose, skip, limit, after)
 
     async def commit_upload(
-        self, rec: FileRecord, commit_bytes: Callable[[], None]
+        self,
+        rec: FileRecord,
+        commit_bytes: Callable[[], None] | None = None,
+        *,
+        data: bytes | None = None,
     ) -> tuple[FileRecord, bool]:
         """Make an upload's bytes and record durable together: ``(record, created)``.
 
         In one transaction: lock (or create) the blob row, return the tenant's existing
         record for these bytes and this purpose if there is one (``created`` False; the
-        caller drops its staged copy), else ``commit_bytes()`` (a quick rename, or an
-        object-store copy) and insert the record. A delete of the same content that races
-        this waits on the blob row's lock, so it can never remove the bytes under a new
-        record. A crash between ``commit_bytes`` and the commit leaves bytes with no row:
-        ``vlmfiles serve`` (embedded) and ``vlmfiles fsck --repair`` remove those."""
+        caller drops its staged copy), else store the bytes and insert the record. The
+        bytes are ``data`` (a small blob, kept in the database: a row in this same
+        transaction) or are put in the blob store by ``commit_bytes()`` (a quick rename, or
+        an object-store copy). A delete of the same content that races this waits on the
+        blob row's lock, so it can never remove the bytes under a new record. A crash
+        between ``commit_bytes`` and the commit leaves bytes with no row: ``vlmfiles serve``
+        (embedded) and ``vlmfiles fsck --repair`` remove those."""
+        assert (commit_bytes is None) != (data is None), "the bytes: in the store, or here"
+
+        def store_inline(conn: Connection) -> None:
+            assert data is not None
+            queries.store_blob_data(conn, rec.sha256, data)
+
         if self._sync is not None:
 
             def txn(conn: Connection) -> tuple[FileRecord, bool]:
@@ -186,7 +198,10 @@ class MetadataStore:
                 found = queries.existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
                 if found is not None:
                     return found, False
-                commit_bytes()
+                if commit_bytes is not None:
+                    commit_bytes()
+                else:
+                    store_inline(conn)
                 return queries.insert_file(conn, replace(rec, md5=md5))
 
             return await self._call(txn, write=True)
@@ -197,8 +212,18 @@ class MetadataStore:
             )
             if found is not None:
                 return found, False
-            await anyio.to_thread.run_sync(commit_bytes)
+            if commit_bytes is not None:
+                await anyio.to_thread.run_sync(commit_bytes)
+            else:
+                await conn.run_sync(store_inline)
             return await conn.run_sync(queries.insert_file, replace(rec, md5=md5))
+
+    async def blob_data(self, sha256: str) -> bytes | None:
+        """A small blob's bytes, if the database holds them (else they are in the store)."""
+        return await self._call(queries.get_blob_data, sha256)
+
+    async def blob_data_sizes(self) -> dict[str, int]:
+        return await self._call(queries.blob_data_sizes)
 
     async def set_md5(self, sha256: str, md5: str) -> None:
         await self._call(queries.set_md5, sha256, md5, write=True)

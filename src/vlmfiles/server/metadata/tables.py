@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -58,6 +59,18 @@ Index(
     blobs.c.sha256,
     sqlite_where=blobs.c.md5.is_(None),
     postgresql_where=blobs.c.md5.is_(None),
+)
+
+# The bytes of small blobs (``Settings.inline_max_bytes``), kept in the metadata database
+# instead of the blob store, written in the transaction that commits their record: no file
+# to create, fsync and rename, no object-store request, and nothing that can be orphaned.
+# A blob's bytes are here, or in the blob store, or (uploaded under a different setting)
+# both; a reader looks here first. Released with the blob row.
+blob_data = Table(
+    "blob_data",
+    metadata,
+    Column("sha256", String(64), ForeignKey("blobs.sha256"), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )
 
 files = Table(
