@@ -12,6 +12,7 @@ import socket
 import statistics
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -187,14 +188,16 @@ def raw_presigned(urls: list[str]) -> Callable[[], Callable[[bytes], bool]]:
 
 
 def presigned_put_urls(weed, bucket: str, n: int) -> list[str]:
+    """``n`` presigned PUT URLs for new keys in ``bucket`` (created if missing)."""
     s3 = weed.client()
     try:
         s3.create_bucket(Bucket=bucket)
     except Exception:
         pass
+    batch = uuid.uuid4().hex[:8]
     return [
         s3.generate_presigned_url(
-            "put_object", Params={"Bucket": bucket, "Key": f"small/{i}"}, ExpiresIn=3600
+            "put_object", Params={"Bucket": bucket, "Key": f"small/{batch}/{i}"}, ExpiresIn=3600
         )
         for i in range(n)
     ]
