@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 
 from .errors import (
+    ApiError,
     BadRequest,
     NotFound,
 )
@@ -234,7 +235,10 @@ class FileService(PresignedUploads):
             if data is not None:
                 if verify and hashlib.sha256(data).hexdigest() != rec.sha256:
                     log.error("blob %s is corrupt: its bytes no longer hash to it", rec.sha256)
-                    raise OSError(f"blob {rec.sha256} failed its integrity check")
+                    raise ApiError(
+                        "The file's stored bytes failed their integrity check, so they were "
+                        "not served; `vlmfiles fsck --verify-hashes` lists such files."
+                    )
                 return data[start:end]
         return self.read(rec, start, end, verify)
 
