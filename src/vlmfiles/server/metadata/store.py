@@ -9,7 +9,8 @@ module runs them, one transaction each:
   the same statements on the stdlib driver, because every cursor call is a thread hop;
   that capped 4 KiB uploads near 80/s. Writers queue on an asyncio lock in the process
   and ``BEGIN IMMEDIATE`` (with busy_timeout) across processes, never on SQLite's
-  sleeping busy handler.
+  sleeping busy handler. The API-key lookup every request makes runs on the event loop
+  itself (``_read_here``), see there.
 
 An async engine exists for both databases too: migrations and tools use it.
 """
@@ -60,7 +61,10 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("vlmfiles_write", False)
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # each statement its own transaction (``MetadataStore._read_here``)
+        immediate = options.get("vlmfiles_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -88,6 +92,7 @@ class MetadataStore:
         self.dialect = self.engine.dialect.name
         self._sync: Engine | None = None
         self._writer: GroupCommitter | None = None
+        self._reader: Connection | None = None  # the event loop's own (SQLite)
         if self.dialect == "sqlite":
             self._sync = create_sqlite_engine(url)
             self._writer = GroupCommitter(self._sync)
@@ -97,6 +102,9 @@ class MetadataStore:
         return cls(url)
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await self.engine.dispose()
         if self._sync is not None:
             self._sync.dispose()
@@ -111,6 +119,50 @@ class MetadataStore:
             conn = conn.execution_options(vlmfiles_write=write)
             with conn.begin():
                 return fn(conn, *args)
+
+    # How long a read on the event loop may wait for a lock before it goes to a thread.
+    READ_HERE_BUSY_MS = 20
+
+    def _open_reader(self) -> Connection:
+        """The event loop's connection, opened in a thread (connecting may wait for a lock)."""
+        assert self._sync is not None
+        reader = self._sync.connect().execution_options(isolation_level="AUTOCOMMIT")
+        reader.exec_driver_sql(f"PRAGMA busy_timeout={self.READ_HERE_BUSY_MS}")
+        reader.rollback()  # ends SQLAlchemy's transaction object; no SQL is sent
+        return reader
+
+    def _read_here(self, reader: Connection, fn: Callable[..., T], *args: Any) -> T:
+        """Run a one-statement read (an index probe) on the event loop, SQLite only.
+
+        Measured with 8 concurrent callers, the API-key lookup cost ~370 us of CPU through a
+        worker thread (the hop, a pooled connection, BEGIN/COMMIT, the GIL passed back and
+        forth) and ~50 us here; in the server, 4 KiB uploads went ~620 -> ~800/s. It is safe
+        on the loop because a WAL-mode reader does not wait for writers, and the statement
+        runs in autocommit (it sees every committed write: a revoked key is refused at
+        once). What could still block is bounded: the connection's busy timeout is
+        ``READ_HERE_BUSY_MS`` (a WAL reader meets a lock only around recovery or a
+        connection in exclusive locking mode), after which the caller retries in a thread."""
+        try:
+            return fn(reader, *args)
+        finally:
+            reader.rollback()
+
+    async def _quick_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A one-statement read: on the event loop for SQLite (``_read_here``), else as
+        ``_call`` runs it."""
+        if self._sync is not None:
+            if self._reader is None:
+                reader = await anyio.to_thread.run_sync(self._open_reader)
+                if self._reader is None:
+                    self._reader = reader
+                else:  # another request opened one meanwhile
+                    reader.close()
+            try:
+                return self._read_here(self._reader, fn, *args)
+            except sqlalchemy.exc.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+        return await self._call(fn, *args)
 
     async def _call(self, fn: Callable[..., T], *args: Any, write: bool = False) -> T:
         """Run ``fn(conn, *args)`` in a transaction of its own."""
@@ -129,7 +181,7 @@ class MetadataStore:
         return await self._call(queries.create_key, tenant_name, write=True)
 
     async def tenant_for_key(self, key: str) -> str | None:
-        return await self._call(queries.tenant_for_key, key)
+        return await self._quick_read(queries.tenant_for_key, key)
 
     async def revoke_key(self, key_or_prefix: str) -> int:
         """Revoke the key given in full, or every key starting with a 12-character prefix."""
