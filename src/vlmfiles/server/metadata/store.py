@@ -228,15 +228,16 @@ class MetadataStore:
     ) -> tuple[FileRecord, bool]:
         """Make an upload's bytes and record durable together: ``(record, created)``.
 
-        In one transaction: lock (or create) the blob row, return the tenant's existing
-        record for these bytes and this purpose if there is one (``created`` False; the
-        caller drops its staged copy), else store the bytes and insert the record. The
-        bytes are ``data`` (a small blob, kept in the database: a row in this same
-        transaction) or are put in the blob store by ``commit_bytes()`` (a quick rename, or
-        an object-store copy). A delete of the same content that races this waits on the
-        blob row's lock, so it can never remove the bytes under a new record. A crash
-        between ``commit_bytes`` and the commit leaves bytes with no row: ``vlmfiles serve``
-        (embedded) and ``vlmfiles fsck --repair`` remove those."""
+        In one transaction: lock (or create) the blob row and insert the record unless the
+        tenant has a record for these bytes and this purpose already (the unique constraint
+        decides; that record is returned, ``created`` False, and the caller drops its staged
+        copy); for a new record, store the bytes: ``data`` (a small blob, kept in the
+        database: a row in this same transaction), or into the blob store by
+        ``commit_bytes()`` (a quick rename, or an object-store copy). Should that fail, the
+        transaction, record included, rolls back. A delete of the same content that races
+        this waits on the blob row's lock, so it can never remove the bytes under a new
+        record. A crash between ``commit_bytes`` and the commit leaves bytes with no row:
+        ``vlmfiles serve`` (embedded) and ``vlmfiles fsck --repair`` remove those."""
         assert (commit_bytes is None) != (data is None), "the bytes: in the store, or here"
 
         def store_inline(conn: Connection) -> None:
@@ -247,28 +248,24 @@ class MetadataStore:
 
             def txn(conn: Connection) -> tuple[FileRecord, bool]:
                 md5 = queries.lock_blob(conn, rec.sha256, rec.md5, rec.bytes)
-                found = queries.existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
-                if found is not None:
-                    return found, False
-                if commit_bytes is not None:
-                    commit_bytes()
-                else:
-                    store_inline(conn)
-                return queries.insert_file(conn, replace(rec, md5=md5))
+                result, created = queries.insert_file(conn, replace(rec, md5=md5))
+                if created:
+                    if commit_bytes is not None:
+                        commit_bytes()
+                    else:
+                        store_inline(conn)
+                return result, created
 
             return await self._call(txn, write=True)
         async with self.engine.connect() as conn, conn.begin():
             md5 = await conn.run_sync(queries.lock_blob, rec.sha256, rec.md5, rec.bytes)
-            found = await conn.run_sync(
-                queries.existing_file, rec.tenant_id, rec.sha256, rec.purpose
-            )
-            if found is not None:
-                return found, False
-            if commit_bytes is not None:
-                await anyio.to_thread.run_sync(commit_bytes)
-            else:
-                await conn.run_sync(store_inline)
-            return await conn.run_sync(queries.insert_file, replace(rec, md5=md5))
+            result, created = await conn.run_sync(queries.insert_file, replace(rec, md5=md5))
+            if created:
+                if commit_bytes is not None:
+                    await anyio.to_thread.run_sync(commit_bytes)
+                else:
+                    await conn.run_sync(store_inline)
+            return result, created
 
     async def blob_data(self, sha256: str) -> bytes | None:
         """A small blob's bytes, if the database holds them (else they are in the store)."""
