@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,30 @@ def _pg(url: str, sql: str) -> None:
     from tests.support.postgres import _execute, admin_url
 
     asyncio.run(_execute(admin_url(), sql.format(db=url.rsplit("/", 1)[1])))
+
+
+def test_postgres_connections_cut_while_the_server_is_idle_are_replaced_unseen(tmp_path):
+    """A database restart while the server idles leaves its pooled connections dead: the
+    pool pings a connection idle over IDLE_PING_SECONDS before use, and replaces it."""
+    from tests.support.postgres import fresh_database
+    from vlmfiles.server.metadata.store import IDLE_PING_SECONDS
+
+    with fresh_database() as url:
+        srv = ServerProcess(data_dir=tmp_path / "data", env={"VLMFILES_DATABASE_URL": url})
+        srv.cli("db", "upgrade")
+        srv.start()
+        try:
+            with srv.client() as c:
+                f = upload(c, unique()).json()
+                _pg(
+                    url,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'",
+                )
+                time.sleep(IDLE_PING_SECONDS + 0.5)
+                assert c.get(f"/files/{f['id']}").status_code == 200
+                assert upload(c, unique()).status_code == 201
+        finally:
+            srv.stop()
 
 
 def test_postgres_down_is_503_with_retry_after_then_recovers(tmp_path):
@@ -114,9 +139,14 @@ def test_object_store_down_is_503_then_recovers(tmp_path):
                     r = call()
                     assert_error(r, 503, "unavailable")
                     assert r.headers["retry-after"] == "5"
-                # Metadata still answers without the store.
+                # Metadata still answers without the store, and small files (kept in the
+                # database) still go up and come back.
                 assert c.get(f"/files/{f['id']}").status_code == 200
-                assert [x["id"] for x in c.get("/files").json()] == [f["id"]]
+                tiny = unique(2000)
+                t = upload(c, tiny)
+                assert t.status_code == 201
+                assert c.get(f"/files/{t.json()['id']}/content").content == tiny
+                assert [x["id"] for x in c.get("/files").json()] == [t.json()["id"], f["id"]]
                 weed = start_seaweed(tmp_path / "weed", ports=weed.ports)
                 assert c.get(f"/files/{f['id']}/content").content == content
                 assert upload(c, unique(100_000)).status_code == 201
