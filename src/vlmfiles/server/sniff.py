@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 
 import filetype
+from filetype.types.document import ZippedDocumentBase
 
 from .errors import BadRequest, UnsupportedMediaType
 
@@ -62,6 +63,12 @@ ACTIVE_TYPES = frozenset(
 
 SNIFF_BYTES = 8192
 
+# filetype's six zipped-document matchers (docx, odt, ...) each scan the first 6,000 bytes
+# for a ZIP header and match only if it is at offset 0: half of detect()'s time for a file
+# that is not a ZIP. They are asked only when the bytes start with one.
+_ZIP = b"PK\x03\x04"
+_NOT_ZIPPED_DOCUMENTS = [t for t in filetype.types if not isinstance(t, ZippedDocumentBase)]
+
 
 def check_purpose(purpose: str) -> str:
     if purpose not in PURPOSES:
@@ -82,7 +89,8 @@ def _looks_like_text(head: bytes) -> bool:
 
 def detect(head: bytes) -> str:
     """The media type of a file whose first bytes are ``head``."""
-    kind = filetype.guess(head)
+    matchers = filetype.types if head.startswith(_ZIP) else _NOT_ZIPPED_DOCUMENTS
+    kind = filetype.match(head, matchers) if head else None
     if kind is not None:
         return kind.mime
     if not _looks_like_text(head):
