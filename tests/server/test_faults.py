@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,31 +53,12 @@ def _pg(url: str, sql: str) -> None:
     asyncio.run(_execute(admin_url(), sql.format(db=url.rsplit("/", 1)[1])))
 
 
-def test_postgres_connections_cut_while_the_server_is_idle_are_replaced_unseen(tmp_path):
-    """A database restart while the server idles leaves its pooled connections dead: the
-    pool pings a connection idle over IDLE_PING_SECONDS before use, and replaces it."""
-    from tests.support.postgres import fresh_database
-    from vlmfiles.server.metadata.store import IDLE_PING_SECONDS
-
-    with fresh_database() as url:
-        srv = ServerProcess(data_dir=tmp_path / "data", env={"VLMFILES_DATABASE_URL": url})
-        srv.cli("db", "upgrade")
-        srv.start()
-        try:
-            with srv.client() as c:
-                f = upload(c, unique()).json()
-                _pg(
-                    url,
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'",
-                )
-                time.sleep(IDLE_PING_SECONDS + 0.5)
-                assert c.get(f"/files/{f['id']}").status_code == 200
-                assert upload(c, unique()).status_code == 201
-        finally:
-            srv.stop()
+def _cut_connections(url: str) -> None:
+    _pg(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'")
 
 
-def test_postgres_down_is_503_with_retry_after_then_recovers(tmp_path):
+@contextlib.contextmanager
+def _server_on_postgres(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
     from tests.support.postgres import fresh_database
 
     with fresh_database() as url:
@@ -83,34 +66,45 @@ def test_postgres_down_is_503_with_retry_after_then_recovers(tmp_path):
         srv.cli("db", "upgrade")
         srv.start()
         try:
-            with srv.client() as c:
-                f = upload(c, unique()).json()
-                # Take the database away: refuse new connections, cut the open ones.
-                _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
-                _pg(
-                    url,
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'",
-                )
-                for call in (
-                    lambda: c.get(f"/files/{f['id']}"),
-                    lambda: upload(c, unique()),
-                    lambda: c.get("/files"),
-                ):
-                    r = call()
-                    err = assert_error(r, 503, "unavailable")
-                    assert (
-                        r.headers["retry-after"] == "5"
-                        and err["type"] == "service_unavailable_error"
-                    )
-                assert srv.staging() == []
-                # It comes back by itself once the database does.
-                _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
-                assert c.get(f"/files/{f['id']}").status_code == 200
-                assert upload(c, unique()).status_code == 201
-                assert len(c.get("/files").json()) == 2
+            yield srv, url
         finally:
             srv.stop()
             _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+
+
+def test_postgres_connections_cut_while_the_server_is_idle_are_replaced_unseen(tmp_path):
+    """A database restart while the server idles leaves its pooled connections dead: the
+    pool pings a connection idle over IDLE_PING_SECONDS before use, and replaces it."""
+    from vlmfiles.server.metadata.store import IDLE_PING_SECONDS
+
+    with _server_on_postgres(tmp_path) as (srv, url), srv.client() as c:
+        f = upload(c, unique()).json()
+        _cut_connections(url)
+        time.sleep(IDLE_PING_SECONDS + 0.5)
+        assert c.get(f"/files/{f['id']}").status_code == 200
+        assert upload(c, unique()).status_code == 201
+
+
+def test_postgres_down_is_503_with_retry_after_then_recovers(tmp_path):
+    with _server_on_postgres(tmp_path) as (srv, url), srv.client() as c:
+        f = upload(c, unique()).json()
+        # Take the database away: refuse new connections, cut the open ones.
+        _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
+        _cut_connections(url)
+        for call in (
+            lambda: c.get(f"/files/{f['id']}"),
+            lambda: upload(c, unique()),
+            lambda: c.get("/files"),
+        ):
+            r = call()
+            err = assert_error(r, 503, "unavailable")
+            assert r.headers["retry-after"] == "5" and err["type"] == "service_unavailable_error"
+        assert srv.staging() == []
+        # It comes back by itself once the database does.
+        _pg(url, 'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+        assert c.get(f"/files/{f['id']}").status_code == 200
+        assert upload(c, unique()).status_code == 201
+        assert len(c.get("/files").json()) == 2
 
 
 def test_object_store_down_is_503_then_recovers(tmp_path):
