@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 from .payload import Payload
@@ -51,7 +52,8 @@ def s3_put(weed, path: Path, bucket: str) -> float:
     except Exception:  # already there
         pass
     t = time.perf_counter()
-    s3.upload_file(str(path), bucket, "direct-put", Config=TransferConfig(max_concurrency=4))
+    key = f"direct-put/{uuid.uuid4().hex}"
+    s3.upload_file(str(path), bucket, key, Config=TransferConfig(max_concurrency=4))
     return time.perf_counter() - t
 
 
