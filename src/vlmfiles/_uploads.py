@@ -169,11 +169,6 @@ def _quote(name: str) -> str:
 HASH_AHEAD_MIN = 32 * 1024 * 1024
 """Files at least this large are hashed beside their upload rather than before it."""
 
-SHA256_HEADER = "Vlmfiles-Upload-Sha256"
-"""Sent by a vlmfiles server on ``GET /v1/health``: ``any`` if a file's sha256 may follow
-its bytes at no cost, ``first`` if the server would rather have it before them (an S3-backed
-one then writes the bytes straight to their final key instead of copying them there)."""
-
 
 class Superseded(Exception):
     """Raised inside an upload body to stop sending it: the server has the content already."""

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._base_client import RequestOptions, TimeoutTypes
+from .._protocol import SHA256_HEADER
 from .._uploads import (
     CHUNK,
-    SHA256_HEADER,
     FileSource,
     HashAhead,
     MultipartBody,

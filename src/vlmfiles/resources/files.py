@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._base_client import RequestOptions, TimeoutTypes
+from .._protocol import SHA256_HEADER
 from .._uploads import (
     CHUNK,
-    SHA256_HEADER,
     FileSource,
     HashAhead,
     MultipartBody,

@@ -232,17 +232,16 @@ class HashingSink:
             return
         self._closed = True
         buf = self._take()
-        if self._worker is None and self.size <= self.inline_max:
-            if self.validator is None:
-                # Hashed here, on the event loop: md5 and sha256 of 4 KiB take ~10 us, of
-                # 64 KiB (the default inline_max) ~150 us, and a thread hop ~95 us of CPU.
-                self._hashes(buf)
-            elif buf:  # a fine-tune body is parsed as well: in a thread
-                await anyio.to_thread.run_sync(self._hashes, buf, abandon_on_cancel=False)
-            self.data = b"".join(buf)
-            return
-        if self._worker is None:
-            if buf:
+        if self._worker is None:  # the whole body is ``buf``
+            if self.size <= self.inline_max:  # kept in memory (an empty body too)
+                if self.validator is None:
+                    # Hashed here, on the event loop: md5 and sha256 of 4 KiB take ~10 us,
+                    # of 64 KiB (the default inline_max) ~150 us; a thread hop ~95 us of CPU.
+                    self._hashes(buf)
+                elif buf:  # a fine-tune body is parsed as well: in a thread
+                    await anyio.to_thread.run_sync(self._hashes, buf, abandon_on_cancel=False)
+                self.data = b"".join(buf)
+            elif buf:
                 await anyio.to_thread.run_sync(
                     self._everything_durable, buf, abandon_on_cancel=False
                 )
@@ -256,11 +255,10 @@ class HashingSink:
     async def finish(self, filename: str | None, fields: dict[str, str]) -> Staged:
         await self.close()
         json_type = self.validator.finish() if self.validator is not None else None
-        writer = self.writer
-        if writer is None and self.data is None:  # no byte came, and nothing is inline
-            writer = await anyio.to_thread.run_sync(self._ensure_writer)
+        # ``close`` made a writer for the bytes, or kept them in ``data``.
+        assert self.writer is not None or self.data is not None
         return Staged(
-            writer=writer,
+            writer=self.writer,
             data=self.data,
             size=self.size,
             sha256=self._sha256.hexdigest(),

@@ -33,14 +33,13 @@ from .metadata.records import iso
 from .metadata.store import FileRecord, MetadataStore, now_us
 from .presigned import PresignedUploads
 from .security import UrlSigner, new_file_id
-from .settings import MiB, Settings
+from .settings import INLINE_MAX_CEILING, Settings
 from .sniff import DEFAULT_PURPOSE, JsonValidator, check_accepted, check_purpose, detect
 from .storage import BlobStore, is_hex_digest
 
 log = logging.getLogger("vlmfiles.server")
 
 STALE_SECONDS = 3600
-INLINE_CEILING = MiB  # the largest inline_max_bytes allows
 
 
 @dataclass
@@ -132,11 +131,6 @@ class FileService(PresignedUploads):
                 raise BadRequest("The file is empty (0 bytes); upload a file with content.")
             content_type = staged.json_type or detect(staged.head)
             check_accepted(purpose, content_type)
-            prepare = getattr(writer, "prepare", None)
-            if prepare is not None and not getattr(writer, "prepared", False):
-                # The slow part of making bytes durable, outside the lock (a one-batch body
-                # was prepared in the sink's hop already).
-                await anyio.to_thread.run_sync(prepare)
             rec = FileRecord(
                 id=file_id,
                 tenant_id=tenant_id,
@@ -151,6 +145,11 @@ class FileService(PresignedUploads):
             if writer is None:  # a small file: its bytes go in the database, with its record
                 result, created = await self.store.commit_upload(rec, data=staged.data)
             else:
+                prepare = getattr(writer, "prepare", None)
+                if prepare is not None and not getattr(writer, "prepared", False):
+                    # The slow part of making bytes durable, outside the lock (a one-batch
+                    # body was prepared in the sink's hop already).
+                    await anyio.to_thread.run_sync(prepare)
                 result, created = await self.store.commit_upload(
                     rec, lambda: writer.commit(staged.sha256)
                 )
@@ -230,7 +229,7 @@ class FileService(PresignedUploads):
     ) -> bytes | Iterator[bytes]:
         """The file's bytes ``[start, end)``: at once (``bytes``) for a small file whose bytes
         the database holds, else as the blob store streams them (``read``)."""
-        if rec.bytes <= INLINE_CEILING:  # any file small enough to have been kept inline
+        if rec.bytes <= INLINE_MAX_CEILING:  # small enough to have been kept inline
             data = await self.store.blob_data(rec.sha256)
             if data is not None:
                 if verify and hashlib.sha256(data).hexdigest() != rec.sha256:

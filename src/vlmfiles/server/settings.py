@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 GiB = 1024**3
 MiB = 1024**2
+INLINE_MAX_CEILING = MiB  # inline bytes arrive in one read batch (ingest.BATCH)
 
 
 class Settings(BaseSettings):
@@ -65,7 +66,7 @@ class Settings(BaseSettings):
     inline_max_bytes: int = Field(
         64 * 1024,
         ge=0,
-        le=MiB,
+        le=INLINE_MAX_CEILING,
         description="Files up to this size keep their bytes in the metadata database, "
         "committed with their record, instead of the blob store: no file or object per "
         "small upload. 0 keeps every file in the blob store. At most 1 MiB.",

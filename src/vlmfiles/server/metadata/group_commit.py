@@ -28,12 +28,12 @@ from typing import Any
 
 import anyio
 from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-from sqlalchemy.engine import Engine
 
 MAX_BATCH = 64  # writes per transaction: bounds how long one commit holds the lock
 _PENDING = object()

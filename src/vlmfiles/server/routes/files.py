@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..._uploads import SHA256_HEADER
+from ..._protocol import SHA256_HEADER
 from ..auth import require_tenant
 from ..download import file_response
 from ..errors import ApiError, BadRequest, PayloadTooLarge
