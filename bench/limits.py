@@ -6,6 +6,7 @@ data disk (write + fsync). The limit is the slower of the two."""
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import threading
 import time
@@ -43,3 +44,19 @@ def disk_rate(payload: Payload, directory: Path) -> float:
     rate = payload.size / 1e6 / (time.perf_counter() - t)
     path.unlink()
     return rate
+
+
+def fresh_memory_rate(size: int = 256 * 1024 * 1024) -> float:
+    """MB/s to fault in fresh anonymous memory, one write per 4 KiB page. Context for the
+    large rows, not a limit: on a VM whose kernel reports free pages to the host (the
+    benchmark machine is a Firecracker VM with free page reporting), memory handed out again
+    can cost a host fault per page, ~3 s of kernel time per GiB when it does, against
+    ~0.1 s when it does not; an upload's page cache comes from the same free memory."""
+    m = mmap.mmap(-1, size)
+    try:
+        t = time.perf_counter()
+        for offset in range(0, size, mmap.PAGESIZE):
+            m[offset] = 1
+        return size / 1e6 / (time.perf_counter() - t)
+    finally:
+        m.close()

@@ -40,6 +40,10 @@ def large_uploads(stack: str, srv, weed, work: Path, size: int, repeats: int) ->
         (stack, f"limit: md5‖sha256 (2 threads), {size // MiB} MiB", f"{limit_hash:.0f} MB/s", "")
     )
     rows.append((stack, "limit: write + fsync to the data disk", f"{limit_disk:.0f} MB/s", ""))
+    fresh = _median(limits.fresh_memory_rate, repeats)
+    rows.append(
+        (stack, "machine: first touch of fresh memory", f"{fresh:.0f} MB/s", "context, see docs")
+    )
 
     times, dedup, dedup_copy, md5_lag = [], [], [], []
     for _ in range(repeats):
