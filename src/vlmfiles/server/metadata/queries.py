@@ -44,8 +44,9 @@ def _upsert(conn: Connection, table: Any) -> Any:
 # on the event loop and every write in the one group-commit thread, both CPU-bound: 4 KiB
 # uploads/s +18-25 % in A/B pairs. Driver errors are wrapped as SQLAlchemy would wrap them,
 # so they are classified as any other (a 503...). PostgreSQL keeps SQLAlchemy's execution,
-# which also notices a dropped connection and renews the pool; there the round trip
-# dominates anyway.
+# which also notices a dropped connection and renews the pool: the same path there saved
+# ~50 us of CPU per statement in isolation but nothing measurable per upload (A/B, 8
+# clients: 1.45-1.55 ms of server CPU and ~650/s either way; the round trips dominate).
 
 
 @functools.cache
