@@ -15,7 +15,7 @@ from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import MetadataStore
 from .middleware import BackendErrorMiddleware, DrainBodyMiddleware, RequestIdMiddleware
-from .routes.files import router
+from .routes.files import router, upload_route
 from .security import UrlSigner, load_or_create_secret
 from .service import FileService
 from .settings import Settings
@@ -89,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(router)
+    app.router.routes.insert(0, upload_route)  # matched first: see routes/files.py
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
