@@ -157,40 +157,37 @@ def small_files(stack: str, srv, weed, total: int, repeats: int) -> list[Row]:
     small.run(8, warmup, small.raw_ours(srv.origin, srv.api_key))
     if weed is not None:
         small.run(8, warmup, small.raw_presigned(small.presigned_put_urls(weed, bucket, warmup)))
+    # The two targets take turns, one measurement each, so a drift of the (shared) machine
+    # during the row hits both alike; the ratio is the median of the per-turn ratios.
+    senders = {
+        "httpx": (
+            lambda: small.httpx_ours(srv.base_url, srv.api_key),
+            lambda n: small.httpx_presigned(small.presigned_put_urls(weed, bucket, n)),
+        ),
+        "raw socket": (
+            lambda: small.raw_ours(srv.origin, srv.api_key),
+            lambda n: small.raw_presigned(small.presigned_put_urls(weed, bucket, n)),
+        ),
+    }
     for workers in (8, 64):
         n = max(total, workers * 4)
-        ours = {
-            "httpx": small.median_result(
-                [
-                    small.run(workers, n, small.httpx_ours(srv.base_url, srv.api_key))
-                    for _ in range(repeats)
-                ]
-            ),
-            "raw socket": small.median_result(
-                [
-                    small.run(workers, n, small.raw_ours(srv.origin, srv.api_key))
-                    for _ in range(repeats)
-                ]
-            ),
-        }
-        theirs = {}
-        if weed is not None:
-
-            def urls(n: int = n) -> list[str]:
-                return small.presigned_put_urls(weed, bucket, n)
-
-            theirs = {
-                "httpx": small.median_result(
-                    [small.run(workers, n, small.httpx_presigned(urls())) for _ in range(repeats)]
-                ),
-                "raw socket": small.median_result(
-                    [small.run(workers, n, small.raw_presigned(urls())) for _ in range(repeats)]
-                ),
-            }
-        for client, r in ours.items():
+        ours: dict[str, list[small.Result]] = {client: [] for client in senders}
+        theirs: dict[str, list[small.Result]] = {client: [] for client in senders}
+        for _ in range(repeats):
+            for client, (mine, seaweed) in senders.items():
+                ours[client].append(small.run(workers, n, mine()))
+                if weed is not None:
+                    theirs[client].append(small.run(workers, n, seaweed(n)))
+        for client in senders:
+            r = small.median_result(ours[client])
             ratio = ""
-            if client in theirs:
-                ratio = f"{r.rate / theirs[client].rate:.2f} × SeaweedFS ({theirs[client].rate:.0f}/s, p99 {theirs[client].p99_ms:.1f} ms)"
+            if theirs[client]:
+                other = small.median_result(theirs[client])
+                turns = [a.rate / b.rate for a, b in zip(ours[client], theirs[client], strict=True)]
+                ratio = (
+                    f"{statistics.median(turns):.2f} × SeaweedFS ({other.rate:.0f}/s, p99 "
+                    f"{other.p99_ms:.1f} ms; turns {min(turns):.2f}–{max(turns):.2f})"
+                )
             rows.append(
                 (
                     stack,
