@@ -102,7 +102,7 @@ async def _upload_file_plain(request: Request) -> JSONResponse:
 # solving) measured ~10 % of the server's CPU per 4 KiB upload, ~0.77 -> ~0.70 ms (A/B, 8
 # raw-socket clients, py-spy: ~30 % of the event loop's GIL samples in framework layers).
 # Only this route, the one small uploads keep CPU-bound, is served this way.
-upload_route = Route("/v1/files", _upload_file_plain, methods=["POST"])
+upload_route = Route(f"{router.prefix}/files", _upload_file_plain, methods=["POST"])
 
 
 @router.get("/files", response_model=list[FileObject], summary="List files, newest first")
