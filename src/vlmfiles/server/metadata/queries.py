@@ -11,10 +11,21 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, exc, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    LargeBinary,
+    bindparam,
+    delete,
+    exc,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..security import hash_api_key, new_api_key, new_tenant_id
@@ -90,6 +101,45 @@ def _insert_file_stmt(dialect_name: str) -> Any:
 def _insert_blob_data_stmt(dialect_name: str) -> Any:
     # DO NOTHING: the bytes of a sha256 are the same bytes, whoever stored them first.
     return _insert(dialect_name, blob_data).on_conflict_do_nothing(index_elements=["sha256"])
+
+
+# PostgreSQL: a small upload's three writes as one statement (see ``commit_inline``).
+@functools.cache
+def _commit_inline_stmt() -> Any:
+    values = {c: bindparam(c, type_=files.c[c].type) for c in ("sha256", "md5", "created_us")}
+    blob = (
+        _lock_blob_stmt("postgresql")
+        .values(**values, size=bindparam("bytes", type_=files.c.bytes.type))
+        .returning(blobs.c.md5)
+        .cte("blob")
+    )
+    columns = [c.name for c in files.c]
+    record = select(  # the record's values, its md5 the blob row's (a known one is kept)
+        *[
+            blob.c.md5 if name == "md5" else bindparam(name, type_=files.c[name].type)
+            for name in columns
+        ]
+    )
+    file = (
+        postgresql.insert(files)
+        .from_select(columns, record)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "sha256", "purpose"])
+        .returning(files.c.id)
+        .cte("file")
+    )
+    data = (  # only with a new record, as in commit_upload's transaction
+        postgresql.insert(blob_data)
+        .from_select(
+            ["sha256", "data"],
+            select(
+                bindparam("sha256", type_=files.c.sha256.type), bindparam("data", type_=LargeBinary)
+            ).select_from(file),
+        )
+        .on_conflict_do_nothing(index_elements=["sha256"])
+        .cte("data")
+    )
+    created = select(func.count()).select_from(file).scalar_subquery()
+    return select(blob.c.md5, created.label("created")).add_cte(data)
 
 
 _BLOB_DATA = select(blob_data.c.data).where(blob_data.c.sha256 == bindparam("sha256"))
@@ -285,6 +335,29 @@ def insert_file(conn: Connection, rec: FileRecord) -> tuple[FileRecord, bool]:
     found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
     assert found is not None
     return found, False
+
+
+def commit_inline(conn: Connection, rec: FileRecord, data: bytes) -> tuple[FileRecord, bool] | None:
+    """PostgreSQL, in autocommit: ``commit_upload``'s transaction for a small blob (lock or
+    create the blob row, insert the record unless the tenant has one for these bytes and
+    this purpose, and with a new record keep the bytes) as one statement, its own
+    transaction. Each statement is a round trip: py-spy on the scale stack under 8 clients
+    put ~25 % of the server's samples in asyncpg's execute and ~12 % in SQLAlchemy's around
+    it, for the transaction's five (BEGIN, three writes, COMMIT) and the key lookup. As one
+    statement, 4 KiB uploads 757-799 -> 1,016-1,064/s (A/B), server CPU per upload
+    1.22-1.31 -> 0.93-0.98 ms, PostgreSQL's 0.46-0.56 -> 0.40-0.41 ms.
+
+    Data-modifying CTEs run once each, to completion, in one snapshot; each one reads the
+    one before it (the record takes the blob row's md5, the bytes need a new record), so
+    the blob row is locked (``ON CONFLICT DO UPDATE``) before the record is written, as in
+    the transaction. ``None`` if the tenant's record for these bytes was deleted between
+    this statement and the read of it (the caller runs it again)."""
+    values = {**asdict(rec), "data": data}
+    md5, created = conn.execute(_commit_inline_stmt(), values).one()
+    if created:
+        return replace(rec, md5=md5), True
+    found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
+    return None if found is None else (found, False)
 
 
 def delete_file(conn: Connection, tenant_id: str, file_id: str) -> FileRecord | None:
