@@ -7,6 +7,7 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,32 @@ def _cut_connections(url: str) -> None:
     _pg(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'")
 
 
+def _backends(url: str) -> set[int]:
+    """The PostgreSQL backends connected to the test database (the server's pool)."""
+    import asyncio
+
+    import asyncpg
+
+    async def go() -> set[int]:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            rows = await conn.fetch(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await conn.close()
+        return {r["pid"] for r in rows}
+
+    return asyncio.run(go())
+
+
 @contextlib.contextmanager
-def _server_on_postgres(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
+def _server_on_postgres(tmp_path: Path, **env: str) -> Iterator[tuple[ServerProcess, str]]:
     from tests.support.postgres import fresh_database
 
     with fresh_database() as url:
-        srv = ServerProcess(data_dir=tmp_path / "data", env={"VLMFILES_DATABASE_URL": url})
+        srv = ServerProcess(data_dir=tmp_path / "data", env={"VLMFILES_DATABASE_URL": url, **env})
         srv.cli("db", "upgrade")
         srv.start()
         try:
@@ -83,6 +104,29 @@ def test_postgres_connections_cut_while_the_server_is_idle_are_replaced_unseen(t
         time.sleep(IDLE_PING_SECONDS + 0.5)
         assert c.get(f"/files/{f['id']}").status_code == 200
         assert upload(c, unique()).status_code == 201
+
+
+def test_postgres_connections_are_bounded_and_kept_under_load(tmp_path):
+    """More requests in flight than the pool has connections: they wait their turn; the
+    server opens at most ``database_pool_size`` and keeps them. (With overflow connections,
+    closed at every return, each request past the pool's base started a new PostgreSQL
+    backend: 64 clients got half the uploads/s of 8.)"""
+
+    def uploads(srv: ServerProcess) -> None:
+        def client(_: int) -> None:
+            with srv.client() as c:
+                for _ in range(5):
+                    assert upload(c, unique(1000)).status_code == 201
+
+        with ThreadPoolExecutor(12) as pool:
+            list(pool.map(client, range(12)))
+
+    with _server_on_postgres(tmp_path, VLMFILES_DATABASE_POOL_SIZE="3") as (srv, url):
+        uploads(srv)
+        first = _backends(url)
+        assert 1 <= len(first) <= 3
+        uploads(srv)
+        assert _backends(url) == first
 
 
 def test_postgres_down_is_503_with_retry_after_then_recovers(tmp_path):

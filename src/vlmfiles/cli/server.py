@@ -166,7 +166,9 @@ def _with_store(settings: Any, call: Any) -> Any:
     _, _, store_mod = _server_modules()
 
     async def go() -> Any:
-        store = store_mod.MetadataStore.from_url(settings.resolved_database_url)
+        store = store_mod.MetadataStore.from_url(
+            settings.resolved_database_url, pool_size=settings.database_pool_size
+        )
         try:
             return await call(store)
         finally:

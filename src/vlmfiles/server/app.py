@@ -29,7 +29,9 @@ class SchemaNotReady(RuntimeError):
 
 
 async def build_service(settings: Settings) -> FileService:
-    store = MetadataStore.from_url(settings.resolved_database_url)
+    store = MetadataStore.from_url(
+        settings.resolved_database_url, pool_size=settings.database_pool_size
+    )
     current = await current_revision(store.engine)
     if current != head_revision():
         await store.close()

@@ -23,6 +23,7 @@ from pydantic_settings import (
 GiB = 1024**3
 MiB = 1024**2
 INLINE_MAX_CEILING = MiB  # inline bytes arrive in one read batch (ingest.BATCH)
+DATABASE_POOL_SIZE = 20  # see metadata.store.create_engine
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,13 @@ class Settings(BaseSettings):
         None,
         description="Metadata database: sqlite:///PATH or postgresql://USER@HOST/DB. "
         "Default: SQLite in the data dir.",
+    )
+    database_pool_size: int = Field(
+        DATABASE_POOL_SIZE,
+        ge=1,
+        description="PostgreSQL connections each server process keeps open (opened as "
+        "needed, then kept; a request past them waits for one). Keep processes × this "
+        "below PostgreSQL's max_connections. Not used with SQLite.",
     )
     storage_url: str | None = Field(
         None,
