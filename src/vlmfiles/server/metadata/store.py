@@ -76,7 +76,8 @@ def create_engine(url: str, pool_size: int = DATABASE_POOL_SIZE) -> AsyncEngine:
     it is returned, so with more requests in flight than the pool's base size every request
     closed one connection and opened another (a PostgreSQL backend started each time): with
     a base of 10 and 20 overflow, 4 KiB uploads from 64 clients on the scale stack ran at
-    352-398/s, half the 8-client rate, and kept at 30 with none over, 724-798/s. A request
+    352-398/s, half the 8-client rate, and with the connections kept (20, or 30), 641-849/s
+    (20 no worse than 30 in alternating runs). A request
     past the pool waits for a connection (``pool_timeout``, 30 s) instead."""
     aurl = async_database_url(url)
     if aurl.startswith("sqlite"):
