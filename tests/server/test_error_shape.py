@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
+import uvicorn
 
 from tests.server.helpers import assert_error
+from tests.support.server import free_port
+from vlmfiles.server.app import create_app
+from vlmfiles.server.metadata.migrate import upgrade
+from vlmfiles.server.settings import Settings
 
 
 def test_every_kind_of_error_has_the_one_shape(server, api):
@@ -33,3 +41,39 @@ def test_every_kind_of_error_has_the_one_shape(server, api):
 def test_success_responses_carry_a_request_id_too(api):
     r = api.get("/files")
     assert r.headers["x-request-id"].startswith("req_")
+
+
+def test_a_bug_is_a_500_in_the_shape_and_the_connection_is_closed_cleanly(tmp_path):
+    """An unexpected exception: a 500 in the one shape, naming the request id, never the
+    traceback; and ``Connection: close``, because uvicorn closes the connection after that
+    answer (a client that sent its next request on it met a connection reset). The real app
+    and uvicorn, in this process, with one route added that fails."""
+    settings = Settings(data_dir=tmp_path / "data", port=free_port())
+    settings.data_dir.mkdir()
+    upgrade(settings.resolved_database_url)
+    app = create_app(settings)
+
+    @app.get("/v1/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug, with a secret in its message")
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="critical")
+    )
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{settings.port}") as c:
+            for _ in range(3):
+                r = c.get("/v1/boom")
+                err = assert_error(r, 500, "quote request id")
+                assert err["id"] in err["message"] and "secret" not in err["message"]
+                assert r.headers["connection"] == "close"
+                assert c.get("/healthz").status_code == 200  # the next one, unharmed
+    finally:
+        server.should_exit = True
+        thread.join(10)

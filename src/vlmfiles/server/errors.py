@@ -244,9 +244,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception(
             "internal error in %s %s [%s]", request.method, request.url.path, request_id(request)
         )
+        # Starlette answers this from its outermost middleware and then re-raises, and
+        # uvicorn closes the connection after the answer: said here, so a client does not
+        # send its next request on it (one that did met a connection reset).
         return error_response(
             request,
             500,
             "server_error",
             f"Internal server error; quote request id {request_id(request)} when reporting it.",
+            {"Connection": "close"},
         )
