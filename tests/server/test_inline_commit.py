@@ -42,20 +42,6 @@ async def store(database_url: str) -> AsyncIterator[MetadataStore]:
     await store.close()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_database() as url:
-        upgrade(url)
-        yield url
-
-
-@pytest_asyncio.fixture(loop_scope="function")
-async def pg_store(pg_url: str) -> AsyncIterator[MetadataStore]:
-    store = MetadataStore(pg_url)
-    yield store
-    await store.close()
-
-
 def _record(file_id: str, tenant: str, data: bytes, purpose: str = "assistants") -> FileRecord:
     return FileRecord(
         id=file_id,
@@ -100,11 +86,12 @@ async def test_a_failed_small_commit_leaves_no_blob_and_no_bytes(store):
     assert [await _count(store, t) for t in (files, blobs, blob_data)] == [0, 0, 0]
 
 
-async def test_a_record_deleted_before_it_is_read_back_is_committed_anew(pg_store, monkeypatch):
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_record_deleted_before_it_is_read_back_is_committed_anew(store, monkeypatch):
     """PostgreSQL: the one statement meets the tenant's record for these bytes (the upload is
     a duplicate), and that record is deleted before the statement after it reads it back.
-    The upload is then committed again, as a new record, rather than failing."""
-    store = pg_store  # (SQLite reads it back inside the same write transaction)
+    The upload is then committed again, as a new record, rather than failing. (SQLite reads
+    it back inside the same write transaction.)"""
     _, tenant = await store.create_key("acme")
     data = b"deleted in between"
     first, _ = await store.commit_upload(_record("file-1", tenant, data), data=data)
