@@ -140,6 +140,12 @@ def classify_backend_error(exc: BaseException) -> ApiError | None:
             )
         name = type(cur).__name__
         module = type(cur).__module__
+        if module.startswith("sqlalchemy") and name == "TimeoutError":  # the pool's wait
+            return ServiceUnavailable(
+                "The server is busy: all of its database connections stayed in use while "
+                "this request waited for one; nothing was changed. Retry in a few seconds.",
+                retry_after=5,
+            )
         sqlstate = str(getattr(cur, "sqlstate", "") or "")
         if (
             (module.startswith("sqlalchemy") and name in ("OperationalError", "InterfaceError"))
