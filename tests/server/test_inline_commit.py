@@ -86,12 +86,14 @@ async def test_a_failed_small_commit_leaves_no_blob_and_no_bytes(store):
     assert [await _count(store, t) for t in (files, blobs, blob_data)] == [0, 0, 0]
 
 
+@pytest.mark.parametrize("kept", ["in the database", "in the blob store"])
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_record_deleted_before_it_is_read_back_is_committed_anew(store, monkeypatch):
-    """PostgreSQL: the one statement meets the tenant's record for these bytes (the upload is
-    a duplicate), and that record is deleted before the statement after it reads it back.
-    The upload is then committed again, as a new record, rather than failing. (SQLite reads
-    it back inside the same write transaction.)"""
+async def test_a_record_deleted_before_it_is_read_back_is_committed_anew(store, monkeypatch, kept):
+    """PostgreSQL: the insert meets the tenant's record for these bytes (the upload is a
+    duplicate), and that record is deleted before the statement after it reads it back.
+    The upload is then committed again, as a new record, rather than failing: for a small
+    file (one statement) and for one whose bytes go to the blob store (a transaction).
+    (SQLite reads it back inside the same write transaction.)"""
     _, tenant = await store.create_key("acme")
     data = b"deleted in between"
     first, _ = await store.commit_upload(_record("file-1", tenant, data), data=data)
@@ -103,7 +105,13 @@ async def test_a_record_deleted_before_it_is_read_back_is_committed_anew(store, 
         return read_back(conn, *args)
 
     monkeypatch.setattr(queries, "existing_file", existing_file_after_a_delete)
-    again, created = await store.commit_upload(_record("file-2", tenant, data), data=data)
+    committed: list[bool] = []
+    second = _record("file-2", tenant, data)
+    if kept == "in the database":
+        again, created = await store.commit_upload(second, data=data)
+    else:
+        again, created = await store.commit_upload(second, lambda: committed.append(True))
+        assert committed == [True]  # its bytes were committed, with the new record
     assert created and again.id == "file-2"
     assert await store.get_file(tenant, "file-1") is None
     assert await store.blob_data(again.sha256) == data

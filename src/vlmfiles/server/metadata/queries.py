@@ -329,15 +329,18 @@ def existing_file(conn: Connection, tenant_id: str, sha256: str, purpose: str) -
 
 def insert_file(conn: Connection, rec: FileRecord) -> tuple[FileRecord, bool]:
     """Insert ``rec`` unless the tenant has this content for this purpose already; the
-    unique constraint decides between concurrent identical uploads."""
-    if _run(conn, _insert_file_stmt(conn.dialect.name), asdict(rec)).rowcount == 1:
-        return rec, True
-    found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
-    assert found is not None
-    return found, False
+    unique constraint decides between concurrent identical uploads. On PostgreSQL each
+    statement sees what was committed before it, so the record the insert met may be
+    deleted before the read of it: then the insert is tried again."""
+    while True:
+        if _run(conn, _insert_file_stmt(conn.dialect.name), asdict(rec)).rowcount == 1:
+            return rec, True
+        found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
+        if found is not None:
+            return found, False
 
 
-def commit_inline(conn: Connection, rec: FileRecord, data: bytes) -> tuple[FileRecord, bool] | None:
+def commit_inline(conn: Connection, rec: FileRecord, data: bytes) -> tuple[FileRecord, bool]:
     """PostgreSQL, in autocommit: ``commit_upload``'s transaction for a small blob (lock or
     create the blob row, insert the record unless the tenant has one for these bytes and
     this purpose, and with a new record keep the bytes) as one statement, its own
@@ -350,14 +353,16 @@ def commit_inline(conn: Connection, rec: FileRecord, data: bytes) -> tuple[FileR
     Data-modifying CTEs run once each, to completion, in one snapshot; each one reads the
     one before it (the record takes the blob row's md5, the bytes need a new record), so
     the blob row is locked (``ON CONFLICT DO UPDATE``) before the record is written, as in
-    the transaction. ``None`` if the tenant's record for these bytes was deleted between
-    this statement and the read of it (the caller runs it again)."""
+    the transaction. A record it met but that is deleted before the read of it: the
+    statement runs again (as in ``insert_file``)."""
     values = {**asdict(rec), "data": data}
-    md5, created = conn.execute(_commit_inline_stmt(), values).one()
-    if created:
-        return replace(rec, md5=md5), True
-    found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
-    return None if found is None else (found, False)
+    while True:
+        md5, created = conn.execute(_commit_inline_stmt(), values).one()
+        if created:
+            return replace(rec, md5=md5), True
+        found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
+        if found is not None:
+            return found, False
 
 
 def delete_file(conn: Connection, tenant_id: str, file_id: str) -> FileRecord | None:

@@ -312,10 +312,7 @@ class MetadataStore:
         if data is not None:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                while True:  # again only if a record it met was deleted meanwhile
-                    done = await conn.run_sync(queries.commit_inline, rec, data)
-                    if done is not None:
-                        return done
+                return await conn.run_sync(queries.commit_inline, rec, data)
         async with self.engine.connect() as conn, conn.begin():
             md5 = await conn.run_sync(queries.lock_blob, rec.sha256, rec.md5, rec.bytes)
             result, created = await conn.run_sync(queries.insert_file, replace(rec, md5=md5))
