@@ -60,22 +60,13 @@ def _cut_connections(url: str) -> None:
 
 def _backends(url: str) -> set[int]:
     """The PostgreSQL backends connected to the test database (the server's pool)."""
-    import asyncio
+    from tests.support.postgres import fetch
 
-    import asyncpg
-
-    async def go() -> set[int]:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-        try:
-            rows = await conn.fetch(
-                "SELECT pid FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        finally:
-            await conn.close()
-        return {r["pid"] for r in rows}
-
-    return asyncio.run(go())
+    sql = (
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return {row["pid"] for row in fetch(url, sql)}
 
 
 @contextlib.contextmanager

@@ -20,19 +20,36 @@ def admin_url() -> str:
     return os.environ.get("VLMFILES_TEST_PG_URL", DEFAULT)
 
 
-async def _execute(url: str, sql: str) -> None:
+async def _connect(url: str) -> asyncpg.Connection:
     u = make_url(url)
-    conn = await asyncpg.connect(
+    return await asyncpg.connect(
         host=u.host,
         port=u.port or 5432,
         user=u.username,
         password=u.password,
         database=u.database,
     )
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await _connect(url)
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def fetch(url: str, sql: str) -> list[asyncpg.Record]:
+    """The rows of ``sql`` on the database at ``url``."""
+
+    async def go() -> list[asyncpg.Record]:
+        conn = await _connect(url)
+        try:
+            return await conn.fetch(sql)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
 
 
 @contextmanager
