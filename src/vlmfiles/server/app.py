@@ -10,6 +10,7 @@ import anyio
 from fastapi import FastAPI
 
 from .._version import __version__
+from .auth import RecentKeys
 from .errors import install_error_handlers
 from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.router.routes.insert(0, upload_route)  # matched first: see routes/files.py
+    app.state.recent_keys = RecentKeys()  # one per process: see auth.RecentKeys
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

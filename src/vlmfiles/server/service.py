@@ -91,7 +91,10 @@ class FileService(PresignedUploads):
         stream: AsyncIterator[bytes],
         content_type: str | None,
         purpose: str | None,
+        key_hash: str | None = None,
     ) -> tuple[FileRecord, bool]:
+        """Receive, check and commit a multipart upload. ``key_hash``: the API key the
+        commit checks again (``MetadataStore.commit_upload``)."""
         if purpose is not None:
             check_purpose(purpose)
 
@@ -120,10 +123,16 @@ class FileService(PresignedUploads):
         except BaseException:
             await staged.discard()
             raise
-        return await self._commit(tenant_id, staged, chosen, filename, new_file_id())
+        return await self._commit(tenant_id, staged, chosen, filename, new_file_id(), key_hash)
 
     async def _commit(
-        self, tenant_id: str, staged: Staged, purpose: str, filename: str, file_id: str
+        self,
+        tenant_id: str,
+        staged: Staged,
+        purpose: str,
+        filename: str,
+        file_id: str,
+        key_hash: str | None = None,
     ) -> tuple[FileRecord, bool]:
         writer = staged.writer
         try:
@@ -143,7 +152,9 @@ class FileService(PresignedUploads):
                 created_us=now_us(),
             )
             if writer is None:  # a small file: its bytes go in the database, with its record
-                result, created = await self.store.commit_upload(rec, data=staged.data)
+                result, created = await self.store.commit_upload(
+                    rec, data=staged.data, key_hash=key_hash
+                )
             else:
                 prepare = getattr(writer, "prepare", None)
                 if prepare is not None and not getattr(writer, "prepared", False):
@@ -151,7 +162,7 @@ class FileService(PresignedUploads):
                     # body was prepared in the sink's hop already).
                     await anyio.to_thread.run_sync(prepare)
                 result, created = await self.store.commit_upload(
-                    rec, lambda: writer.commit(staged.sha256)
+                    rec, lambda: writer.commit(staged.sha256), key_hash=key_hash
                 )
             if not created:
                 await staged.discard()

@@ -20,8 +20,10 @@ from sqlalchemy import (
     bindparam,
     delete,
     exc,
+    exists,
     func,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -29,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..security import hash_api_key, new_api_key, new_tenant_id
-from .records import FileRecord, UploadRecord, now_us
+from .records import FileRecord, RevokedKey, UploadRecord, now_us
 from .tables import api_keys, blob_data, blobs, files, tenants, uploads
 
 
@@ -106,10 +108,18 @@ def _insert_blob_data_stmt(dialect_name: str) -> Any:
 # PostgreSQL: a small upload's three writes as one statement (see ``commit_inline``).
 @functools.cache
 def _commit_inline_stmt() -> Any:
-    values = {c: bindparam(c, type_=files.c[c].type) for c in ("sha256", "md5", "created_us")}
+    values = [bindparam(c, type_=files.c[c].type) for c in ("sha256", "md5", "created_us")]
+    key_hash = bindparam("key_hash", type_=api_keys.c.key_hash.type)
+    live_key = or_(key_hash.is_(None), exists(_LIVE_KEY.where(api_keys.c.key_hash == key_hash)))
+    upsert = postgresql.insert(blobs)
     blob = (
-        _lock_blob_stmt("postgresql")
-        .values(**values, size=bindparam("bytes", type_=files.c.bytes.type))
+        upsert.from_select(  # no row when the key is revoked: then nothing below is written
+            ["sha256", "md5", "created_us", "size"],
+            select(*values, bindparam("bytes", type_=files.c.bytes.type)).where(live_key),
+        )
+        .on_conflict_do_update(
+            index_elements=["sha256"], set_={"md5": func.coalesce(blobs.c.md5, upsert.excluded.md5)}
+        )
         .returning(blobs.c.md5)
         .cte("blob")
     )
@@ -149,9 +159,8 @@ _EXISTING_FILE = select(files).where(
     files.c.sha256 == bindparam("sha256"),
     files.c.purpose == bindparam("purpose"),
 )
-_TENANT_FOR_KEY = select(api_keys.c.tenant_id).where(
-    api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_us.is_(None)
-)
+_LIVE_KEY = select(api_keys.c.tenant_id).where(api_keys.c.revoked_us.is_(None))
+_TENANT_FOR_KEY = _LIVE_KEY.where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
 # Tenants and keys ----------------------------------------------------------------------
@@ -178,8 +187,18 @@ def create_key(conn: Connection, tenant_name: str) -> tuple[str, str]:
 
 
 def tenant_for_key(conn: Connection, key: str) -> str | None:
-    row = _run(conn, _TENANT_FOR_KEY, {"key_hash": hash_api_key(key)}).fetchone()
+    return tenant_for_key_hash(conn, hash_api_key(key))
+
+
+def tenant_for_key_hash(conn: Connection, key_hash: str) -> str | None:
+    row = _run(conn, _TENANT_FOR_KEY, {"key_hash": key_hash}).fetchone()
     return None if row is None else row[0]
+
+
+def check_key(conn: Connection, key_hash: str | None) -> None:
+    """Raise ``RevokedKey`` unless ``key_hash`` (if given) is a live key's."""
+    if key_hash is not None and tenant_for_key_hash(conn, key_hash) is None:
+        raise RevokedKey(key_hash)
 
 
 def revoke_key(conn: Connection, key_or_prefix: str) -> int:
@@ -340,7 +359,9 @@ def insert_file(conn: Connection, rec: FileRecord) -> tuple[FileRecord, bool]:
             return found, False
 
 
-def commit_inline(conn: Connection, rec: FileRecord, data: bytes) -> tuple[FileRecord, bool]:
+def commit_inline(
+    conn: Connection, rec: FileRecord, data: bytes, key_hash: str | None = None
+) -> tuple[FileRecord, bool]:
     """PostgreSQL, in autocommit: ``commit_upload``'s transaction for a small blob (lock or
     create the blob row, insert the record unless the tenant has one for these bytes and
     this purpose, and with a new record keep the bytes) as one statement, its own
@@ -354,10 +375,14 @@ def commit_inline(conn: Connection, rec: FileRecord, data: bytes) -> tuple[FileR
     one before it (the record takes the blob row's md5, the bytes need a new record), so
     the blob row is locked (``ON CONFLICT DO UPDATE``) before the record is written, as in
     the transaction. A record it met but that is deleted before the read of it: the
-    statement runs again (as in ``insert_file``)."""
-    values = {**asdict(rec), "data": data}
+    statement runs again (as in ``insert_file``). Given ``key_hash``, the statement writes
+    nothing unless that key is live, and ``RevokedKey`` is raised (``check_key``)."""
+    values = {**asdict(rec), "data": data, "key_hash": key_hash}
     while True:
-        md5, created = conn.execute(_commit_inline_stmt(), values).one()
+        row = conn.execute(_commit_inline_stmt(), values).first()
+        if row is None:  # the blob row was not written: the key's check failed
+            raise RevokedKey(key_hash)
+        md5, created = row
         if created:
             return replace(rec, md5=md5), True
         found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 
+class RevokedKey(Exception):
+    """An upload's API key was revoked (or removed) before its record was committed."""
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
 

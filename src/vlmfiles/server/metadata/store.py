@@ -235,6 +235,9 @@ class MetadataStore:
     async def tenant_for_key(self, key: str) -> str | None:
         return await self._quick_read(queries.tenant_for_key, key)
 
+    async def tenant_for_key_hash(self, key_hash: str) -> str | None:
+        return await self._quick_read(queries.tenant_for_key_hash, key_hash)
+
     async def revoke_key(self, key_or_prefix: str) -> int:
         """Revoke the key given in full, or every key starting with a 12-character prefix."""
         return await self._call(queries.revoke_key, key_or_prefix, write=True)
@@ -277,6 +280,7 @@ class MetadataStore:
         commit_bytes: Callable[[], None] | None = None,
         *,
         data: bytes | None = None,
+        key_hash: str | None = None,
     ) -> tuple[FileRecord, bool]:
         """Make an upload's bytes and record durable together: ``(record, created)``.
 
@@ -292,12 +296,17 @@ class MetadataStore:
         ``vlmfiles serve`` (embedded) and ``vlmfiles fsck --repair`` remove those.
 
         On PostgreSQL a small blob's transaction is one statement (``queries.commit_inline``):
-        one round trip instead of five."""
+        one round trip instead of five.
+
+        Given ``key_hash``, the transaction first checks that the upload's API key is still
+        live and raises ``RevokedKey`` if not (nothing is written): an upload authorized
+        from ``auth.RecentKeys`` is checked here, where its write happens."""
         assert (commit_bytes is None) != (data is None), "the bytes: in the store, or here"
 
         if self._sync is not None:
 
             def txn(conn: Connection) -> tuple[FileRecord, bool]:
+                queries.check_key(conn, key_hash)
                 md5 = queries.lock_blob(conn, rec.sha256, rec.md5, rec.bytes)
                 result, created = queries.insert_file(conn, replace(rec, md5=md5))
                 if created:
@@ -312,8 +321,9 @@ class MetadataStore:
         if data is not None:
             async with self.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                return await conn.run_sync(queries.commit_inline, rec, data)
+                return await conn.run_sync(queries.commit_inline, rec, data, key_hash)
         async with self.engine.connect() as conn, conn.begin():
+            await conn.run_sync(queries.check_key, key_hash)
             md5 = await conn.run_sync(queries.lock_blob, rec.sha256, rec.md5, rec.bytes)
             result, created = await conn.run_sync(queries.insert_file, replace(rec, md5=md5))
             if created:

@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..._protocol import SHA256_HEADER
-from ..auth import require_tenant
+from ..auth import REFUSED, require_tenant, upload_tenant
 from ..download import file_response
-from ..errors import ApiError, BadRequest, PayloadTooLarge
+from ..errors import ApiError, BadRequest, PayloadTooLarge, Unauthorized
+from ..metadata.records import RevokedKey
 from ..models import ERRORS, FileObject, HealthObject, PresignedUrlObject, PresignedUrlRequest
 from ..service import FileService
 
@@ -77,11 +78,23 @@ async def upload_file(
     tenant: Tenant,
     purpose: Annotated[str | None, Query(description="Default: assistants")] = None,
 ) -> JSONResponse:
+    # Documents the operation; requests are served by ``upload_route`` below.
+    return await _upload(request, tenant, None, purpose)
+
+
+async def _upload(
+    request: Request, tenant: str, key_hash: str | None, purpose: str | None
+) -> JSONResponse:
     service = _service(request)
     _check_declared_length(request, service.settings.max_file_size, MULTIPART_OVERHEAD)
-    rec, created = await service.upload_multipart(
-        tenant, request.stream(), request.headers.get("content-type"), purpose
-    )
+    try:
+        rec, created = await service.upload_multipart(
+            tenant, request.stream(), request.headers.get("content-type"), purpose, key_hash
+        )
+    except RevokedKey:
+        assert key_hash is not None
+        request.app.state.recent_keys.forget(key_hash)
+        raise Unauthorized(REFUSED) from None
     return JSONResponse(
         service.file_json(rec),
         status_code=201,
@@ -90,10 +103,10 @@ async def upload_file(
 
 
 async def _upload_file_plain(request: Request) -> JSONResponse:
-    # What FastAPI's injection does for ``upload_file``, by hand: see ``upload_route``.
-    return await upload_file(
-        request, await require_tenant(request), request.query_params.get("purpose")
-    )
+    # What FastAPI's injection does for ``upload_file``, by hand (see ``upload_route``); the
+    # key may come from the recently used ones, so the commit checks it again.
+    tenant, key_hash = await upload_tenant(request, request.app.state.recent_keys)
+    return await _upload(request, tenant, key_hash, request.query_params.get("purpose"))
 
 
 # ``upload_file`` served as a plain Starlette route, ahead of the FastAPI ones (app.py): the
