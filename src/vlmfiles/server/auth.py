@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -57,30 +56,27 @@ class RecentKeys:
         self.max_entries = max_entries
         self.ttl = ttl
         self._clock = clock
+        # Used from the event loop only, with no await inside a method: no lock needed.
         self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._lock = threading.Lock()  # the event loop and test threads both use it
 
     def get(self, key_hash: str) -> str | None:
-        with self._lock:
-            entry = self._entries.get(key_hash)
-            if entry is None:
-                return None
-            if entry[1] <= self._clock():
-                del self._entries[key_hash]
-                return None
-            self._entries.move_to_end(key_hash)
-            return entry[0]
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry[1] <= self._clock():
+            del self._entries[key_hash]
+            return None
+        self._entries.move_to_end(key_hash)
+        return entry[0]
 
     def put(self, key_hash: str, tenant: str) -> None:
-        with self._lock:
-            self._entries[key_hash] = (tenant, self._clock() + self.ttl)
-            self._entries.move_to_end(key_hash)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._entries[key_hash] = (tenant, self._clock() + self.ttl)
+        self._entries.move_to_end(key_hash)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
 
     def forget(self, key_hash: str) -> None:
-        with self._lock:
-            self._entries.pop(key_hash, None)
+        self._entries.pop(key_hash, None)
 
     def __len__(self) -> int:
         return len(self._entries)

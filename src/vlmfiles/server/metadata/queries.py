@@ -111,14 +111,11 @@ def _commit_inline_stmt() -> Any:
     values = [bindparam(c, type_=files.c[c].type) for c in ("sha256", "md5", "created_us")]
     key_hash = bindparam("key_hash", type_=api_keys.c.key_hash.type)
     live_key = or_(key_hash.is_(None), exists(_LIVE_KEY.where(api_keys.c.key_hash == key_hash)))
-    upsert = postgresql.insert(blobs)
     blob = (
-        upsert.from_select(  # no row when the key is revoked: then nothing below is written
+        _lock_blob_stmt("postgresql")
+        .from_select(  # no row when the key is revoked: then nothing below is written
             ["sha256", "md5", "created_us", "size"],
             select(*values, bindparam("bytes", type_=files.c.bytes.type)).where(live_key),
-        )
-        .on_conflict_do_update(
-            index_elements=["sha256"], set_={"md5": func.coalesce(blobs.c.md5, upsert.excluded.md5)}
         )
         .returning(blobs.c.md5)
         .cte("blob")
