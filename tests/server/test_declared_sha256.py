@@ -6,7 +6,6 @@ the same way."""
 from __future__ import annotations
 
 import io
-import time
 
 from tests.server.helpers import assert_error, sha256, unique
 
@@ -22,13 +21,6 @@ def _post(api, content: bytes, declared: str):
     )
 
 
-def _settled_staging(server) -> list[str]:
-    deadline = time.monotonic() + 10  # an abort on S3 is a request or two after the answer
-    while (left := server.staging()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
-
-
 def test_the_right_sha256_is_accepted(api, server):
     content = unique(20 * MiB)  # several S3 parts: the multipart path
     r = _post(api, content, sha256(content).upper())  # hex in either case
@@ -37,7 +29,7 @@ def test_the_right_sha256_is_accepted(api, server):
     assert f["sha256"] == sha256(content)
     assert api.get(f"/files/{f['id']}/content").content == content
     assert sha256(content) in server.blob_keys()
-    assert _settled_staging(server) == []
+    assert server.settled_staging() == []
 
 
 def test_a_wrong_sha256_stores_nothing(api, server):
@@ -47,7 +39,7 @@ def test_a_wrong_sha256_stores_nothing(api, server):
     err = assert_error(_post(api, content, wrong), 400, "do not match", sha256(content), wrong)
     assert err["type"] == "invalid_request_error"
     assert server.blob_keys() == before  # nothing under either key
-    assert _settled_staging(server) == []  # the multipart upload under blobs/ was aborted
+    assert server.settled_staging() == []  # the multipart upload under blobs/ was aborted
     assert api.get(f"/files/hash/{sha256(content)}").status_code == 404
 
 
@@ -58,7 +50,7 @@ def test_a_wrong_sha256_never_touches_a_stored_blob(api, server):
     first = _post(api, stored, sha256(stored)).json()
     assert_error(_post(api, unique(12 * MiB), sha256(stored)), 400, "do not match")
     assert api.get(f"/files/{first['id']}/content").content == stored
-    assert _settled_staging(server) == []
+    assert server.settled_staging() == []
 
 
 def test_a_malformed_sha256_is_refused(api):
@@ -89,7 +81,7 @@ def test_a_sha256_after_the_file_is_checked_too(api, server):
     before = server.blob_keys()
     assert_error(_post_after(api, content, sha256(b"other")), 400, "do not match")
     assert server.blob_keys() == before
-    assert _settled_staging(server) == []
+    assert server.settled_staging() == []
     r = _post_after(api, content, sha256(content))
     assert r.status_code == 201, r.text
     assert api.get(f"/files/{r.json()['id']}/content").content == content

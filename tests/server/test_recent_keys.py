@@ -5,20 +5,12 @@ with a 401 and nothing of that upload is stored, on both stacks."""
 from __future__ import annotations
 
 import io
-import time
 import uuid
 
 from tests.server.helpers import assert_error, sha256, unique
 from vlmfiles.server.auth import RecentKeys
 
 MiB = 1024 * 1024
-
-
-def _settled_staging(server) -> list[str]:
-    deadline = time.monotonic() + 10  # an abort on S3 is a request or two after the answer
-    while (left := server.staging()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
 
 
 def _upload(client, content: bytes):
@@ -42,7 +34,7 @@ def test_an_upload_with_a_key_revoked_since_its_last_upload_is_refused(server):
         for content in (small, large, first):  # new bytes, and a copy of a stored file
             assert_error(_upload(c, content), 401, "revoked")
         assert server.blob_keys() == before
-        assert _settled_staging(server) == []
+        assert server.settled_staging() == []
         assert [f["sha256"] for f in keep.get("/files").json()] == [sha256(first)]
         assert _upload(keep, small).status_code == 201  # the tenant's other key still uploads
 
@@ -77,7 +69,7 @@ def test_a_key_revoked_while_its_upload_is_sent_stores_nothing(server):
         assert_error(r, 401, "revoked")
         assert keep.get("/files").json() == []
     assert server.blob_keys() == before
-    assert _settled_staging(server) == []
+    assert server.settled_staging() == []
 
 
 def test_recent_keys_expire_and_stay_bounded():

@@ -175,6 +175,14 @@ class ServerProcess:
         store = self.blob_store()
         return list(store.staging_entries())
 
+    def settled_staging(self, timeout: float = 10) -> list[str]:
+        """``staging()`` once it stops shrinking: an abort on S3 is a request or two after
+        the answer."""
+        deadline = time.monotonic() + timeout
+        while (left := self.staging()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return left
+
     def client(self, key: str | None = None, **kw) -> httpx.Client:
         return httpx.Client(
             base_url=self.base_url,

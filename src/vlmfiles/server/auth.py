@@ -25,12 +25,16 @@ def _bearer_key(request: Request) -> str:
     return key
 
 
-async def require_tenant(request: Request) -> str:
-    """FastAPI dependency: the tenant id of the request's API key, or 401."""
-    tenant = await request.app.state.service.store.tenant_for_key(_bearer_key(request))
+async def _tenant_of(request: Request, key: str) -> str:
+    tenant = await request.app.state.service.store.tenant_for_key(key)
     if tenant is None:
         raise Unauthorized(REFUSED)
     return tenant
+
+
+async def require_tenant(request: Request) -> str:
+    """FastAPI dependency: the tenant id of the request's API key, or 401."""
+    return await _tenant_of(request, _bearer_key(request))
 
 
 class RecentKeys:
@@ -85,11 +89,10 @@ class RecentKeys:
 async def upload_tenant(request: Request, recent: RecentKeys) -> tuple[str, str]:
     """An upload's ``(tenant, key_hash)``: from ``recent`` or looked up (then remembered).
     The commit must check ``key_hash`` (see ``RecentKeys``)."""
-    key_hash = hash_api_key(_bearer_key(request))
+    key = _bearer_key(request)
+    key_hash = hash_api_key(key)
     tenant = recent.get(key_hash)
     if tenant is None:
-        tenant = await request.app.state.service.store.tenant_for_key_hash(key_hash)
-        if tenant is None:
-            raise Unauthorized(REFUSED)
+        tenant = await _tenant_of(request, key)
         recent.put(key_hash, tenant)
     return tenant, key_hash

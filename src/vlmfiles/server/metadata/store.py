@@ -235,9 +235,6 @@ class MetadataStore:
     async def tenant_for_key(self, key: str) -> str | None:
         return await self._quick_read(queries.tenant_for_key, key)
 
-    async def tenant_for_key_hash(self, key_hash: str) -> str | None:
-        return await self._quick_read(queries.tenant_for_key_hash, key_hash)
-
     async def revoke_key(self, key_or_prefix: str) -> int:
         """Revoke the key given in full, or every key starting with a 12-character prefix."""
         return await self._call(queries.revoke_key, key_or_prefix, write=True)

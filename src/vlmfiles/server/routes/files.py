@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..._protocol import SHA256_HEADER
-from ..auth import REFUSED, require_tenant, upload_tenant
+from ..auth import require_tenant, upload_tenant
 from ..download import file_response
 from ..errors import ApiError, BadRequest, PayloadTooLarge, Unauthorized
 from ..metadata.records import RevokedKey
@@ -94,7 +94,10 @@ async def _upload(
     except RevokedKey:
         assert key_hash is not None
         request.app.state.recent_keys.forget(key_hash)
-        raise Unauthorized(REFUSED) from None
+        raise Unauthorized(
+            "This API key was revoked before the upload could be stored; nothing was stored. "
+            "Create a key with `vlmfiles keys create`."
+        ) from None
     return JSONResponse(
         service.file_json(rec),
         status_code=201,
