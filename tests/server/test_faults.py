@@ -97,6 +97,35 @@ def test_postgres_connections_cut_while_the_server_is_idle_are_replaced_unseen(t
         assert upload(c, unique()).status_code == 201
 
 
+def test_postgres_connections_cut_while_in_use_cost_one_503_each_then_are_replaced(tmp_path):
+    """A database restart while the server is busy (its connections used within the last
+    second, so not pinged): a request on a dead pooled connection is a 503 (never a 500),
+    that connection is dropped, and the pool opens new ones. Small uploads and API-key
+    lookups run on asyncpg directly (asyncpg_direct); a dead connection handed back to the
+    pool there would fail request after request."""
+    with _server_on_postgres(tmp_path, VLMFILES_DATABASE_POOL_SIZE="3") as (srv, url):
+        clients = [srv.client() for _ in range(3)]
+        try:
+            with ThreadPoolExecutor(3) as pool:  # three requests at once: three connections
+                kept = list(pool.map(lambda c: upload(c, unique()).json(), clients))
+            before = _backends(url)
+            _cut_connections(url)
+            c = clients[0]
+            statuses = []
+            for f in kept * 5:  # an upload and a read (its key looked up), by turns
+                statuses += [
+                    upload(c, unique()).status_code,
+                    c.get(f"/files/{f['id']}").status_code,
+                ]
+            assert set(statuses) <= {200, 201, 503}, statuses
+            assert 1 <= statuses.count(503) <= 3, statuses  # one per dead connection at most
+            assert statuses[-12:] == [201, 200] * 6, statuses
+            assert _backends(url).isdisjoint(before)
+        finally:
+            for c in clients:
+                c.close()
+
+
 def test_postgres_connections_are_bounded_and_kept_under_load(tmp_path):
     """More requests in flight than the pool has connections: they wait their turn; the
     server opens at most ``database_pool_size`` and keeps them. (With overflow connections,

@@ -1,5 +1,5 @@
 """A small upload's commit (``MetadataStore.commit_upload`` with ``data``), on both databases:
-on SQLite a group-commit transaction, on PostgreSQL one statement (``queries.commit_inline``).
+on SQLite a group-commit transaction, on PostgreSQL one statement (``queries.commit_inline_stmt``).
 Either way it is all or nothing, and identical uploads end as one record."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy
 from sqlalchemy import delete, func, select
 
 from tests.support.postgres import fresh_database
-from vlmfiles.server.metadata import queries
+from vlmfiles.server.metadata import asyncpg_direct, queries
 from vlmfiles.server.metadata.migrate import upgrade
 from vlmfiles.server.metadata.records import FileRecord, now_us
 from vlmfiles.server.metadata.store import MetadataStore
@@ -97,14 +97,24 @@ async def test_a_record_deleted_before_it_is_read_back_is_committed_anew(store, 
     _, tenant = await store.create_key("acme")
     data = b"deleted in between"
     first, _ = await store.commit_upload(_record("file-1", tenant, data), data=data)
-    read_back = queries.existing_file
+    # The read back: in a transaction (queries.existing_file) after the blob store's
+    # commit, on asyncpg directly after the one-statement small commit.
+    read_back, fetchrow = queries.existing_file, asyncpg_direct.fetchrow
 
     def existing_file_after_a_delete(conn, *args):  # type: ignore[no-untyped-def]
         monkeypatch.setattr(queries, "existing_file", read_back)  # once
         conn.execute(delete(files).where(files.c.id == first.id))
         return read_back(conn, *args)
 
+    async def fetchrow_after_a_delete(engine, stmt, params):  # type: ignore[no-untyped-def]
+        if stmt is queries.EXISTING_FILE:
+            monkeypatch.setattr(asyncpg_direct, "fetchrow", fetchrow)  # once
+            async with engine.begin() as conn:
+                await conn.execute(delete(files).where(files.c.id == first.id))
+        return await fetchrow(engine, stmt, params)
+
     monkeypatch.setattr(queries, "existing_file", existing_file_after_a_delete)
+    monkeypatch.setattr(asyncpg_direct, "fetchrow", fetchrow_after_a_delete)
     committed: list[bool] = []
     second = _record("file-2", tenant, data)
     if kept == "in the database":

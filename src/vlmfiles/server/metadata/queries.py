@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import (
@@ -52,10 +52,12 @@ def _insert(dialect_name: str, table: Any) -> Any:
 # context, result object, events): ~45 -> ~7 us per statement. There the API-key lookup runs
 # on the event loop and every write in the one group-commit thread, both CPU-bound: 4 KiB
 # uploads/s +18-25 % in A/B pairs. Driver errors are wrapped as SQLAlchemy would wrap them,
-# so they are classified as any other (a 503...). PostgreSQL keeps SQLAlchemy's execution,
-# which also notices a dropped connection and renews the pool: the same path there saved
-# ~50 us of CPU per statement in isolation but nothing measurable per upload (A/B, 8
-# clients: 1.45-1.55 ms of server CPU and ~650/s either way; the round trips dominate).
+# so they are classified as any other (a 503...). On PostgreSQL the same cursor path (inside
+# ``run_sync``) saved ~50 us of CPU per statement but nothing measurable per upload, when an
+# upload was six round trips; with it one statement, that statement and the key lookup of
+# reads skip ``run_sync`` altogether and run on asyncpg itself (``asyncpg_direct``,
+# ``commit_inline_stmt``, ``TENANT_FOR_KEY``, ``EXISTING_FILE``); the rest keeps SQLAlchemy's
+# execution.
 
 
 @functools.lru_cache(maxsize=256)  # keyed by engine dialect too: bounded, not one per engine
@@ -105,9 +107,24 @@ def _insert_blob_data_stmt(dialect_name: str) -> Any:
     return _insert(dialect_name, blob_data).on_conflict_do_nothing(index_elements=["sha256"])
 
 
-# PostgreSQL: a small upload's three writes as one statement (see ``commit_inline``).
 @functools.cache
-def _commit_inline_stmt() -> Any:
+def commit_inline_stmt() -> Any:
+    """PostgreSQL, in autocommit: ``commit_upload``'s transaction for a small blob (lock or
+    create the blob row, insert the record unless the tenant has one for these bytes and
+    this purpose, and with a new record keep the bytes) as one statement, its own
+    transaction (run by ``MetadataStore.commit_upload`` through ``asyncpg_direct``). Each
+    statement is a round trip: py-spy on the scale stack under 8 clients put ~25 % of the
+    server's samples in asyncpg's execute and ~12 % in SQLAlchemy's around it, for the
+    transaction's five (BEGIN, three writes, COMMIT) and the key lookup. As one statement,
+    4 KiB uploads 757-799 -> 1,016-1,064/s (A/B), server CPU per upload 1.22-1.31 ->
+    0.93-0.98 ms, PostgreSQL's 0.46-0.56 -> 0.40-0.41 ms.
+
+    Data-modifying CTEs run once each, to completion, in one snapshot; each one reads the
+    one before it (the record takes the blob row's md5, the bytes need a new record), so
+    the blob row is locked (``ON CONFLICT DO UPDATE``) before the record is written, as in
+    the transaction. Its row: the blob's md5 and ``created`` (1 if the record was
+    inserted, 0 if the tenant had one). No row: ``key_hash`` was given and is not a live
+    key's, and nothing was written."""
     values = [bindparam(c, type_=files.c[c].type) for c in ("sha256", "md5", "created_us")]
     key_hash = bindparam("key_hash", type_=api_keys.c.key_hash.type)
     live_key = or_(key_hash.is_(None), exists(_LIVE_KEY.where(api_keys.c.key_hash == key_hash)))
@@ -151,13 +168,13 @@ def _commit_inline_stmt() -> Any:
 
 _BLOB_DATA = select(blob_data.c.data).where(blob_data.c.sha256 == bindparam("sha256"))
 _BLOB_MD5 = select(blobs.c.md5).where(blobs.c.sha256 == bindparam("sha256"))
-_EXISTING_FILE = select(files).where(
+EXISTING_FILE = select(files).where(
     files.c.tenant_id == bindparam("tenant_id"),
     files.c.sha256 == bindparam("sha256"),
     files.c.purpose == bindparam("purpose"),
 )
 _LIVE_KEY = select(api_keys.c.tenant_id).where(api_keys.c.revoked_us.is_(None))
-_TENANT_FOR_KEY = _LIVE_KEY.where(api_keys.c.key_hash == bindparam("key_hash"))
+TENANT_FOR_KEY = _LIVE_KEY.where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
 # Tenants and keys ----------------------------------------------------------------------
@@ -188,7 +205,7 @@ def tenant_for_key(conn: Connection, key: str) -> str | None:
 
 
 def tenant_for_key_hash(conn: Connection, key_hash: str) -> str | None:
-    row = _run(conn, _TENANT_FOR_KEY, {"key_hash": key_hash}).fetchone()
+    row = _run(conn, TENANT_FOR_KEY, {"key_hash": key_hash}).fetchone()
     return None if row is None else row[0]
 
 
@@ -338,7 +355,7 @@ def pending_md5(
 
 def existing_file(conn: Connection, tenant_id: str, sha256: str, purpose: str) -> FileRecord | None:
     row = conn.execute(
-        _EXISTING_FILE, {"tenant_id": tenant_id, "sha256": sha256, "purpose": purpose}
+        EXISTING_FILE, {"tenant_id": tenant_id, "sha256": sha256, "purpose": purpose}
     ).first()
     return FileRecord(**row._mapping) if row else None
 
@@ -351,37 +368,6 @@ def insert_file(conn: Connection, rec: FileRecord) -> tuple[FileRecord, bool]:
     while True:
         if _run(conn, _insert_file_stmt(conn.dialect.name), asdict(rec)).rowcount == 1:
             return rec, True
-        found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
-        if found is not None:
-            return found, False
-
-
-def commit_inline(
-    conn: Connection, rec: FileRecord, data: bytes, key_hash: str | None = None
-) -> tuple[FileRecord, bool]:
-    """PostgreSQL, in autocommit: ``commit_upload``'s transaction for a small blob (lock or
-    create the blob row, insert the record unless the tenant has one for these bytes and
-    this purpose, and with a new record keep the bytes) as one statement, its own
-    transaction. Each statement is a round trip: py-spy on the scale stack under 8 clients
-    put ~25 % of the server's samples in asyncpg's execute and ~12 % in SQLAlchemy's around
-    it, for the transaction's five (BEGIN, three writes, COMMIT) and the key lookup. As one
-    statement, 4 KiB uploads 757-799 -> 1,016-1,064/s (A/B), server CPU per upload
-    1.22-1.31 -> 0.93-0.98 ms, PostgreSQL's 0.46-0.56 -> 0.40-0.41 ms.
-
-    Data-modifying CTEs run once each, to completion, in one snapshot; each one reads the
-    one before it (the record takes the blob row's md5, the bytes need a new record), so
-    the blob row is locked (``ON CONFLICT DO UPDATE``) before the record is written, as in
-    the transaction. A record it met but that is deleted before the read of it: the
-    statement runs again (as in ``insert_file``). Given ``key_hash``, the statement writes
-    nothing unless that key is live, and ``RevokedKey`` is raised (``check_key``)."""
-    values = {**asdict(rec), "data": data, "key_hash": key_hash}
-    while True:
-        row = conn.execute(_commit_inline_stmt(), values).first()
-        if row is None:  # the blob row was not written: the key's check failed
-            raise RevokedKey(key_hash)
-        md5, created = row
-        if created:
-            return replace(rec, md5=md5), True
         found = existing_file(conn, rec.tenant_id, rec.sha256, rec.purpose)
         if found is not None:
             return found, False
