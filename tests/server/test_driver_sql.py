@@ -15,6 +15,7 @@ from vlmfiles.server.metadata import queries
 from vlmfiles.server.metadata.records import FileRecord, now_us
 from vlmfiles.server.metadata.store import create_sqlite_engine
 from vlmfiles.server.metadata.tables import blob_data, files, metadata
+from vlmfiles.server.security import hash_api_key
 
 
 @pytest.fixture
@@ -51,15 +52,17 @@ def _upload(conn, rec: FileRecord, data: bytes) -> tuple[FileRecord, bool]:
 def test_key_lookup_and_upload_writes_answer_as_through_sqlalchemy(engine):
     with engine.begin() as conn:
         key, tenant = queries.create_key(conn, "acme")
-        assert queries.tenant_for_key(conn, key) == tenant
-        assert queries.tenant_for_key(conn, key + "x") is None
+        assert queries.tenant_for_key_hash(conn, hash_api_key(key)) == tenant
+        assert queries.tenant_for_key_hash(conn, hash_api_key(key + "x")) is None
         first, created = _upload(conn, _record("file-1", tenant), b"abc")
         assert created and first.id == "file-1"
         # The same bytes again for the same tenant and purpose: the first record.
         again, created = _upload(conn, _record("file-2", tenant), b"abc")
         assert not created and again.id == "file-1"
+        assert queries.get_file(conn, tenant, "file-1") == first  # a record from a driver row
+        assert queries.get_file(conn, "another tenant", "file-1") is None
         assert queries.revoke_key(conn, key) == 1
-        assert queries.tenant_for_key(conn, key) is None
+        assert queries.tenant_for_key_hash(conn, hash_api_key(key)) is None
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(files)).scalar_one() == 1
         assert queries.get_blob_data(conn, "a" * 64) == b"abc"
@@ -94,7 +97,7 @@ def test_a_database_failure_is_sqlalchemys_operational_error_and_a_503(engine):
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE api_keys")
     with engine.connect() as conn, pytest.raises(sqlalchemy.exc.OperationalError) as caught:
-        queries.tenant_for_key(conn, "some-key")
+        queries.tenant_for_key_hash(conn, hash_api_key("some-key"))
     assert isinstance(caught.value.orig, sqlite3.OperationalError)
     assert "no such table: api_keys" in str(caught.value)
     mapped = classify_backend_error(caught.value)

@@ -102,17 +102,17 @@ async def test_a_busy_read_on_the_loop_is_retried_in_a_thread(tmp_path, monkeypa
     url = await _migrated(tmp_path)
     key, tenant = await _key(url)
     loop_thread = threading.current_thread()
-    real = queries.tenant_for_key
+    real = queries.fetch_one
     calls: list[str] = []
 
-    def busy_on_the_loop(conn, k):
+    def busy_on_the_loop(conn, stmt, params):
         here = threading.current_thread() is loop_thread
         calls.append("loop" if here else "thread")
         if here:
             raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("database is locked"))
-        return real(conn, k)
+        return real(conn, stmt, params)
 
-    monkeypatch.setattr(queries, "tenant_for_key", busy_on_the_loop)
+    monkeypatch.setattr(queries, "fetch_one", busy_on_the_loop)
     store = MetadataStore.from_url(url)
     try:
         assert await store.tenant_for_key(key) == tenant

@@ -168,6 +168,9 @@ def commit_inline_stmt() -> Any:
 
 _BLOB_DATA = select(blob_data.c.data).where(blob_data.c.sha256 == bindparam("sha256"))
 _BLOB_MD5 = select(blobs.c.md5).where(blobs.c.sha256 == bindparam("sha256"))
+GET_FILE = select(files).where(
+    files.c.tenant_id == bindparam("tenant_id"), files.c.id == bindparam("file_id")
+)
 EXISTING_FILE = select(files).where(
     files.c.tenant_id == bindparam("tenant_id"),
     files.c.sha256 == bindparam("sha256"),
@@ -198,10 +201,6 @@ def create_key(conn: Connection, tenant_name: str) -> tuple[str, str]:
         )
     )
     return key, tenant_id
-
-
-def tenant_for_key(conn: Connection, key: str) -> str | None:
-    return tenant_for_key_hash(conn, hash_api_key(key))
 
 
 def tenant_for_key_hash(conn: Connection, key_hash: str) -> str | None:
@@ -248,11 +247,23 @@ def count_active_keys(conn: Connection) -> int:
 # Files ---------------------------------------------------------------------------------
 
 
+def fetch_one(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
+    """The first row of the prebuilt ``stmt``, a tuple (``MetadataStore._probe``)."""
+    return _run(conn, stmt, params).fetchone()
+
+
+def file_record(row: Any) -> FileRecord:
+    """A ``files`` row as a record, from its values in column order (``select(files)``): a
+    driver's tuple or asyncpg's record as well as SQLAlchemy's row."""
+    return FileRecord(**dict(zip(_FILE_COLUMNS, row, strict=True)))
+
+
+_FILE_COLUMNS = tuple(c.name for c in files.c)
+
+
 def get_file(conn: Connection, tenant_id: str, file_id: str) -> FileRecord | None:
-    row = conn.execute(
-        select(files).where(files.c.tenant_id == tenant_id, files.c.id == file_id)
-    ).first()
-    return FileRecord(**row._mapping) if row else None
+    row = fetch_one(conn, GET_FILE, {"tenant_id": tenant_id, "file_id": file_id})
+    return None if row is None else file_record(row)
 
 
 def find_by_hash(
