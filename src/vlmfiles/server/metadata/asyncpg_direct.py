@@ -1,25 +1,25 @@
 """PostgreSQL's hottest statements run straight on asyncpg, on a connection from
-SQLAlchemy's pool.
+SQLAlchemy's pool: a small upload's commit (one statement, ``queries.commit_inline_stmt``)
+and the index probes requests make (the API-key lookup, a file by id).
 
-A small upload on the scale stack is one statement (``queries.commit_inline_stmt``), and
-every read request looks its API key up: each one a round trip, the server's event loop
-being what limits 4 KiB uploads/s. Through ``AsyncConnection.run_sync`` a statement also
-pays SQLAlchemy's greenlet hop, a ``Connection`` and its execution context and result
-(py-spy, 8 clients: ~20 % of the server's GIL time around asyncpg's own ~10 %). Here the
-statement's SQL is compiled by SQLAlchemy once (one copy of the SQL still, in queries.py),
-the connection comes from the same pool (its checkout ping and checkin events included:
-``engine.raw_connection()``, SQLAlchemy's documented way to a driver connection), and
-asyncpg runs it with its own prepared-statement cache. A/B, 8 raw-socket clients, 4 KiB
-uploads: server CPU per upload 0.68-0.76 -> 0.47-0.54 ms, 1,270-1,466 -> 1,652-1,927/s.
+Each is one round trip, and the server's event loop is what limits small requests. Through
+``AsyncConnection.run_sync`` a statement also pays SQLAlchemy's greenlet hop, a
+``Connection`` and its execution context and result (py-spy, 8 clients: ~20 % of the
+server's GIL time around asyncpg's own ~10 %). Here the statement's SQL is compiled by
+SQLAlchemy once (one copy of the SQL still, in queries.py), the connection comes from the
+same pool (its checkout ping and checkin events included: ``engine.raw_connection()``,
+SQLAlchemy's documented way to a driver connection), and asyncpg runs it with its own
+prepared-statement cache. A/B, three pairs, 8 raw-socket clients, 4 KiB uploads: server
+CPU per upload 0.68-0.81 -> 0.50-0.64 ms, 1,218-1,428 -> 1,442-1,864 uploads/s.
 
 What SQLAlchemy's execution did besides, done here: errors are raised as SQLAlchemy's
 (``IntegrityError``, ``ProgrammingError``, else ``DatabaseError``, as its asyncpg dialect
 maps them; the driver's error as their cause), and a connection that broke (or a
 statement cancelled half-way) is invalidated, never handed to the next request, its error
-an ``OperationalError`` with ``connection_invalidated`` (a 503 the SDKs retry, errors.py). SQLAlchemy would also retire every other connection the
-pool opened before the break; here each one is retired when it fails in turn, or by the
-pool's ping if it sat idle (store.py), so a database restart under load costs at most one
-503 per pooled connection.
+an ``OperationalError`` with ``connection_invalidated`` (a 503 the SDKs retry, errors.py).
+SQLAlchemy would also retire every other connection the pool opened before the break;
+here each one is retired when it fails in turn, or by the pool's ping if it sat idle
+(store.py), so a database restart under load costs at most one 503 per pooled connection.
 """
 
 from __future__ import annotations

@@ -54,10 +54,10 @@ def _insert(dialect_name: str, table: Any) -> Any:
 # uploads/s +18-25 % in A/B pairs. Driver errors are wrapped as SQLAlchemy would wrap them,
 # so they are classified as any other (a 503...). On PostgreSQL the same cursor path (inside
 # ``run_sync``) saved ~50 us of CPU per statement but nothing measurable per upload, when an
-# upload was six round trips; with it one statement, that statement and the key lookup of
-# reads skip ``run_sync`` altogether and run on asyncpg itself (``asyncpg_direct``,
-# ``commit_inline_stmt``, ``TENANT_FOR_KEY``, ``EXISTING_FILE``); the rest keeps SQLAlchemy's
-# execution.
+# upload was six round trips; with it one statement, that statement and the index probes
+# of reads skip ``run_sync`` altogether and run on asyncpg itself (``asyncpg_direct``:
+# ``commit_inline_stmt``, ``TENANT_FOR_KEY``, ``GET_FILE``, ``EXISTING_FILE``); the rest
+# keeps SQLAlchemy's execution.
 
 
 @functools.lru_cache(maxsize=256)  # keyed by engine dialect too: bounded, not one per engine
@@ -247,6 +247,9 @@ def count_active_keys(conn: Connection) -> int:
 # Files ---------------------------------------------------------------------------------
 
 
+_FILE_COLUMNS = tuple(c.name for c in files.c)
+
+
 def fetch_one(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
     """The first row of the prebuilt ``stmt``, a tuple (``MetadataStore._probe``)."""
     return _run(conn, stmt, params).fetchone()
@@ -256,9 +259,6 @@ def file_record(row: Any) -> FileRecord:
     """A ``files`` row as a record, from its values in column order (``select(files)``): a
     driver's tuple or asyncpg's record as well as SQLAlchemy's row."""
     return FileRecord(**dict(zip(_FILE_COLUMNS, row, strict=True)))
-
-
-_FILE_COLUMNS = tuple(c.name for c in files.c)
 
 
 def get_file(conn: Connection, tenant_id: str, file_id: str) -> FileRecord | None:

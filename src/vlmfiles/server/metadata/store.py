@@ -3,9 +3,9 @@
 All SQL lives in ``queries.py`` as plain functions over a SQLAlchemy ``Connection``; this
 module runs them, one transaction each:
 
-- PostgreSQL: the async engine (asyncpg), ``AsyncConnection.run_sync``; the two
-  statements of the hot paths (a small upload's commit, the API-key lookup) straight on
-  asyncpg, on a connection from the same pool (``asyncpg_direct``).
+- PostgreSQL: the async engine (asyncpg), ``AsyncConnection.run_sync``; the statements
+  of the hot paths (a small upload's commit, the API-key lookup, a file by id) straight
+  on asyncpg, on a connection from the same pool (``asyncpg_direct``).
 - SQLite: a synchronous engine (the stdlib driver), each transaction in one worker thread.
   Measured here, one write transaction through aiosqlite cost ~3.2 ms against ~0.4 ms for
   the same statements on the stdlib driver, because every cursor call is a thread hop;
