@@ -10,6 +10,7 @@ from tests.support.postgres import fresh_database
 from vlmfiles.server.errors import classify_backend_error
 from vlmfiles.server.metadata import store as store_mod
 from vlmfiles.server.metadata.migrate import upgrade
+from vlmfiles.server.security import hash_api_key
 
 
 @pytest.fixture
@@ -26,10 +27,12 @@ async def test_a_request_that_finds_no_free_connection_is_a_503(pg_url, monkeypa
     try:
         async with store.engine.connect():  # the pool's only connection, held
             with pytest.raises(sqlalchemy.exc.TimeoutError) as caught:
-                await store.tenant_for_key("vk_unknown")
+                await store.tenant_for_key_hash(hash_api_key("vk_unknown"))
         mapped = classify_backend_error(caught.value)
         assert mapped is not None and mapped.status_code == 503
         assert "busy" in mapped.message and mapped.headers == {"Retry-After": "5"}
-        assert await store.tenant_for_key("vk_unknown") is None  # free again: served
+        assert (
+            await store.tenant_for_key_hash(hash_api_key("vk_unknown")) is None
+        )  # free again: served
     finally:
         await store.close()

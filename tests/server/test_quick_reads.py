@@ -13,6 +13,7 @@ import sqlalchemy.exc
 from vlmfiles.server.metadata import queries
 from vlmfiles.server.metadata.migrate import upgrade
 from vlmfiles.server.metadata.store import MetadataStore
+from vlmfiles.server.security import hash_api_key
 
 
 async def _migrated(tmp_path) -> str:
@@ -49,11 +50,13 @@ async def test_a_lookup_sees_keys_created_and_revoked_by_another_connection(tmp_
     url = await _migrated(tmp_path)
     store, other = MetadataStore.from_url(url), MetadataStore.from_url(url)
     try:
-        assert await store.tenant_for_key("vlmf_nobody") is None  # the reader is open now
+        assert (
+            await store.tenant_for_key_hash(hash_api_key("vlmf_nobody")) is None
+        )  # the reader is open now
         key, tenant = await other.create_key("t")
-        assert await store.tenant_for_key(key) == tenant
+        assert await store.tenant_for_key_hash(hash_api_key(key)) == tenant
         assert await other.revoke_key(key) == 1
-        assert await store.tenant_for_key(key) is None
+        assert await store.tenant_for_key_hash(hash_api_key(key)) is None
     finally:
         await store.close()
         await other.close()
@@ -87,7 +90,7 @@ async def test_a_locked_database_holds_the_lookup_not_the_event_loop(tmp_path):
             tg.start_soon(ticker.run)
             threading.Timer(1.0, release.set).start()
             started = time.monotonic()
-            assert await store.tenant_for_key(key) == tenant
+            assert await store.tenant_for_key_hash(hash_api_key(key)) == tenant
             waited = time.monotonic() - started
             tg.cancel_scope.cancel()
         assert waited >= 0.9  # the lock was real, and the lookup waited for it
@@ -115,7 +118,7 @@ async def test_a_busy_read_on_the_loop_is_retried_in_a_thread(tmp_path, monkeypa
     monkeypatch.setattr(queries, "fetch_one", busy_on_the_loop)
     store = MetadataStore.from_url(url)
     try:
-        assert await store.tenant_for_key(key) == tenant
+        assert await store.tenant_for_key_hash(hash_api_key(key)) == tenant
         assert calls == ["loop", "thread"]
     finally:
         await store.close()

@@ -25,8 +25,8 @@ def _bearer_key(request: Request) -> str:
     return key
 
 
-async def _tenant_of(request: Request, key: str) -> str:
-    tenant = await request.app.state.service.store.tenant_for_key(key)
+async def _tenant_of(request: Request, key_hash: str) -> str:
+    tenant = await request.app.state.service.store.tenant_for_key_hash(key_hash)
     if tenant is None:
         raise Unauthorized(REFUSED)
     return tenant
@@ -34,7 +34,7 @@ async def _tenant_of(request: Request, key: str) -> str:
 
 async def require_tenant(request: Request) -> str:
     """FastAPI dependency: the tenant id of the request's API key, or 401."""
-    return await _tenant_of(request, _bearer_key(request))
+    return await _tenant_of(request, hash_api_key(_bearer_key(request)))
 
 
 class RecentKeys:
@@ -89,10 +89,9 @@ class RecentKeys:
 async def upload_tenant(request: Request, recent: RecentKeys) -> tuple[str, str]:
     """An upload's ``(tenant, key_hash)``: from ``recent`` or looked up (then remembered).
     The commit must check ``key_hash`` (see ``RecentKeys``)."""
-    key = _bearer_key(request)
-    key_hash = hash_api_key(key)
+    key_hash = hash_api_key(_bearer_key(request))
     tenant = recent.get(key_hash)
     if tenant is None:
-        tenant = await _tenant_of(request, key)
+        tenant = await _tenant_of(request, key_hash)
         recent.put(key_hash, tenant)
     return tenant, key_hash

@@ -365,10 +365,10 @@ def pending_md5(
 
 
 def existing_file(conn: Connection, tenant_id: str, sha256: str, purpose: str) -> FileRecord | None:
-    row = conn.execute(
-        EXISTING_FILE, {"tenant_id": tenant_id, "sha256": sha256, "purpose": purpose}
-    ).first()
-    return FileRecord(**row._mapping) if row else None
+    row = fetch_one(
+        conn, EXISTING_FILE, {"tenant_id": tenant_id, "sha256": sha256, "purpose": purpose}
+    )
+    return None if row is None else file_record(row)
 
 
 def insert_file(conn: Connection, rec: FileRecord) -> tuple[FileRecord, bool]:

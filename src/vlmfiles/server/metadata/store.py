@@ -11,8 +11,8 @@ module runs them, one transaction each:
   the same statements on the stdlib driver, because every cursor call is a thread hop;
   that capped 4 KiB uploads near 80/s. Writers queue on an asyncio lock in the process
   and ``BEGIN IMMEDIATE`` (with busy_timeout) across processes, never on SQLite's
-  sleeping busy handler. The API-key lookup every request makes runs on the event loop
-  itself (``_read_here``), see there.
+  sleeping busy handler. The index probes requests make (the API-key lookup, a file by
+  id) run on the event loop itself (``_probe``, ``_read_here``), see there.
 
 An async engine exists for both databases too: migrations and tools use it.
 """
@@ -30,7 +30,6 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..security import hash_api_key
 from ..settings import DATABASE_POOL_SIZE
 from . import asyncpg_direct, queries
 from .group_commit import GroupCommitter
@@ -198,27 +197,11 @@ class MetadataStore:
         finally:
             reader.rollback()
 
-    async def _read_on_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        """SQLite: a one-statement read on the event loop (``_read_here``); in a worker
-        thread if the database is locked."""
-        assert self._sync is not None
-        if self._reader is None:
-            reader = await anyio.to_thread.run_sync(self._open_reader)
-            if self._reader is None:
-                self._reader = reader
-            else:  # another request opened one meanwhile
-                reader.close()
-        try:
-            return self._read_here(self._reader, fn, *args)
-        except sqlalchemy.exc.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-        return await self._call(fn, *args)
-
     async def _probe(self, stmt: Any, params: dict[str, Any]) -> Any:
         """The first row of a prebuilt one-statement read that probes an index (the API-key
         lookup, a file by id), every request makes one: on PostgreSQL on asyncpg directly,
-        in autocommit (``asyncpg_direct``); on SQLite on the event loop (``_read_on_loop``).
+        in autocommit (``asyncpg_direct``); on SQLite on the event loop (``_read_here``),
+        or in a worker thread if the database is locked.
         ``GET /v1/files/{id}`` by 8 raw-socket clients, A/B: embedded 722-753 ->
         3,080-3,216/s (server CPU per request 1.41-1.47 -> 0.31-0.33 ms: the file read
         went through a worker thread, BEGIN and COMMIT, with its statement built per call);
@@ -226,7 +209,18 @@ class MetadataStore:
         round trips -> one)."""
         if self._sync is None:
             return await asyncpg_direct.fetchrow(self.engine, stmt, params)
-        return await self._read_on_loop(queries.fetch_one, stmt, params)
+        if self._reader is None:
+            reader = await anyio.to_thread.run_sync(self._open_reader)
+            if self._reader is None:
+                self._reader = reader
+            else:  # another request opened one meanwhile
+                reader.close()
+        try:
+            return self._read_here(self._reader, queries.fetch_one, stmt, params)
+        except sqlalchemy.exc.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        return await self._call(queries.fetch_one, stmt, params)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run the one-statement read ``fn(conn, *args)``: on PostgreSQL in autocommit (one
@@ -253,8 +247,9 @@ class MetadataStore:
         """A new API key for ``tenant_name`` (created if new): ``(key, tenant_id)``."""
         return await self._call(queries.create_key, tenant_name, write=True)
 
-    async def tenant_for_key(self, key: str) -> str | None:
-        row = await self._probe(queries.TENANT_FOR_KEY, {"key_hash": hash_api_key(key)})
+    async def tenant_for_key_hash(self, key_hash: str) -> str | None:
+        """The tenant of the live API key whose ``security.hash_api_key`` is ``key_hash``."""
+        row = await self._probe(queries.TENANT_FOR_KEY, {"key_hash": key_hash})
         return None if row is None else row[0]
 
     async def revoke_key(self, key_or_prefix: str) -> int:
