@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import threading
 import time
@@ -118,6 +119,20 @@ def test_url_parsing(seaweed, monkeypatch):
     assert isinstance(store, S3BlobStore)
     assert (store.bucket, store.prefix, store.part_size) == ("bkt-url", "a/b/", 16 * MiB)
     store.close()
+    # Options a URL does not give take the constructor's defaults; those it gives, its own.
+    plain = S3BlobStore.from_url(base)
+    tuned = S3BlobStore.from_url(base + "&buffer_mb=32&parts_in_flight=3&max_connections=5")
+    defaults = inspect.signature(S3BlobStore).parameters
+    try:
+        assert plain.part_size == defaults["part_size"].default
+        assert plain.budget.limit == defaults["buffer_size"].default
+        assert plain.parts_in_flight == defaults["parts_in_flight"].default
+        assert plain.client.meta.config.max_pool_connections == defaults["max_connections"].default
+        assert (tuned.budget.limit, tuned.parts_in_flight) == (32 * MiB, 3)
+        assert tuned.client.meta.config.max_pool_connections == 5
+    finally:
+        plain.close()
+        tuned.close()
     with pytest.raises(ValueError, match="unknown storage URL option"):
         S3BlobStore.from_url(base + "&endpiont=x")
     with pytest.raises(ValueError, match="at least 5 MiB"):

@@ -151,6 +151,17 @@ class S3BlobStore:
             raise ValueError(
                 f"unknown storage URL option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}"
             )
+        # Only the options the URL gives: the defaults live in __init__ alone.
+        sizes: dict[str, Any] = {
+            arg: int(float(query[option]) * MiB)
+            for option, arg in (("part_size_mb", "part_size"), ("buffer_mb", "buffer_size"))
+            if option in query
+        }
+        counts = {
+            name: int(query[name])
+            for name in ("max_connections", "parts_in_flight")
+            if name in query
+        }
         return cls(
             parts.netloc,
             parts.path,
@@ -158,11 +169,9 @@ class S3BlobStore:
             region=query.get("region") or None,
             public_endpoint=query.get("public_endpoint") or None,
             path_style=_flag(query, "path_style"),
-            part_size=int(float(query.get("part_size_mb", 8)) * MiB),
-            max_connections=int(query.get("max_connections", 64)),
-            parts_in_flight=int(query.get("parts_in_flight", 2)),
-            buffer_size=int(float(query.get("buffer_mb", 128)) * MiB),
             create_bucket=bool(_flag(query, "create_bucket")),
+            **sizes,
+            **counts,
         )
 
     def _create_bucket(self, region: str | None) -> None:
