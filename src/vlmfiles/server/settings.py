@@ -52,8 +52,8 @@ class Settings(BaseSettings):
         DATABASE_POOL_SIZE,
         ge=1,
         description="PostgreSQL connections each server process keeps open (opened as "
-        "needed, then kept; a request past them waits for one). Keep processes × this "
-        "below PostgreSQL's max_connections. Not used with SQLite.",
+        "needed, then kept; a request past them waits for one, first come, first served). "
+        "Keep processes × this below PostgreSQL's max_connections. Not used with SQLite.",
     )
     storage_url: str | None = Field(
         None,
