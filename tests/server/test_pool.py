@@ -76,3 +76,27 @@ async def test_requests_waiting_for_a_connection_are_served_first_come_first_ser
     # one at a time): first come, first served on the one connection, only those are served
     # before it. Without the turns, the largest counts were in the hundreds.
     assert max(overtaken) <= CLIENTS - 1, sorted(overtaken)[-10:]
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_requests_given_up_waiting_or_running_give_their_connection_back(pg_url):
+    """Clients that disconnect while their request waits for a connection, or while it
+    runs (the request is cancelled), must not take a connection's turn with them: the
+    server would serve fewer requests at once after each, and none in the end."""
+    store = store_mod.MetadataStore(pg_url, pool_size=2)
+    key = hash_api_key("vk_unknown")
+    try:
+        for _ in range(5):
+            async with anyio.create_task_group() as tg:
+                async with store._turn(), store._turn():  # both connections busy
+                    for _ in range(10):
+                        tg.start_soon(store.tenant_for_key_hash, key)
+                    await anyio.sleep(0.05)  # all ten are waiting
+                await anyio.sleep(0)  # two of them have a connection now
+                tg.cancel_scope.cancel()  # and all their clients went away
+        # Both turns are back: with one held here, a request is still served.
+        async with store._turn():
+            with anyio.fail_after(10):
+                assert await store.tenant_for_key_hash(key) is None
+    finally:
+        await store.close()
