@@ -139,6 +139,10 @@ def test_url_parsing(seaweed, monkeypatch):
         S3BlobStore.from_url(base + "&part_size_mb=1")
     with pytest.raises(ValueError, match="true or false"):
         S3BlobStore.from_url(base + "&create_bucket=maybe")
+    with pytest.raises(ValueError, match="parts_in_flight='two': use a whole number"):
+        S3BlobStore.from_url(base + "&parts_in_flight=two")
+    with pytest.raises(ValueError, match="buffer_mb='lots': use a number of MiB"):
+        S3BlobStore.from_url(base + "&buffer_mb=lots")
 
 
 def test_create_bucket(seaweed, monkeypatch):

@@ -29,7 +29,7 @@ import anyio
 import sqlalchemy
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..settings import DATABASE_POOL_SIZE
 from . import asyncpg_direct, queries
@@ -176,7 +176,8 @@ class MetadataStore:
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
         """Hold one of the pool's connections' turns (PostgreSQL): every use of the pool
-        goes through here, so the pool itself never has a request waiting.
+        goes through here (``_connect``, ``_fetchrow``), so the pool itself never has a
+        request waiting.
 
         Why: SQLAlchemy's asyncio pool hands a returned connection to whoever asks next
         (``AsyncAdaptedQueue.get`` takes a free one without waiting in line), and
@@ -196,6 +197,17 @@ class MetadataStore:
             yield
         finally:
             self._turns.release()
+
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL: a connection from the pool, in its turn (``_turn``)."""
+        async with self._turn(), self.engine.connect() as conn:
+            yield conn
+
+    async def _fetchrow(self, stmt: Any, params: dict[str, Any]) -> Any:
+        """PostgreSQL: ``asyncpg_direct.fetchrow`` on a pooled connection, in its turn."""
+        async with self._turn():
+            return await asyncpg_direct.fetchrow(self.engine, stmt, params)
 
     # How long a read on the event loop may wait for a lock before it goes to a thread.
     READ_HERE_BUSY_MS = 20
@@ -235,8 +247,7 @@ class MetadataStore:
         scale 888-1,049 -> 1,450-1,839/s in two pairs (0.95-1.12 -> 0.54-0.69 ms; three
         round trips -> one)."""
         if self._sync is None:
-            async with self._turn():
-                return await asyncpg_direct.fetchrow(self.engine, stmt, params)
+            return await self._fetchrow(stmt, params)
         if self._reader is None:
             reader = await anyio.to_thread.run_sync(self._open_reader)
             if self._reader is None:
@@ -255,7 +266,7 @@ class MetadataStore:
         round trip, not three with BEGIN and COMMIT), on SQLite as ``_call``."""
         if self._sync is not None:
             return await self._call(fn, *args)
-        async with self._turn(), self.engine.connect() as conn:
+        async with self._connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await conn.run_sync(fn, *args)
 
@@ -266,7 +277,7 @@ class MetadataStore:
                 assert self._writer is not None
                 return await self._writer.run(fn, *args)
             return await anyio.to_thread.run_sync(self._sync_call, fn, args, False)
-        async with self._turn(), self.engine.connect() as conn, conn.begin():
+        async with self._connect() as conn, conn.begin():
             return await conn.run_sync(fn, *args)
 
     # Tenants and API keys ---------------------------------------------------------------
@@ -363,7 +374,7 @@ class MetadataStore:
             return await self._call(txn, write=True)
         if data is not None:
             return await self._commit_inline(rec, data, key_hash)
-        async with self._turn(), self.engine.connect() as conn, conn.begin():
+        async with self._connect() as conn, conn.begin():
             await conn.run_sync(queries.check_key, key_hash)
             md5 = await conn.run_sync(queries.lock_blob, rec.sha256, rec.md5, rec.bytes)
             result, created = await conn.run_sync(queries.insert_file, replace(rec, md5=md5))
@@ -381,17 +392,13 @@ class MetadataStore:
         values = {**asdict(rec), "data": data, "key_hash": key_hash}
         existing = {"tenant_id": rec.tenant_id, "sha256": rec.sha256, "purpose": rec.purpose}
         while True:
-            async with self._turn():
-                row = await asyncpg_direct.fetchrow(
-                    self.engine, queries.commit_inline_stmt(), values
-                )
+            row = await self._fetchrow(queries.commit_inline_stmt(), values)
             if row is None:  # the blob row was not written: the key's check failed
                 raise RevokedKey(key_hash)
             md5, created = row
             if created:
                 return replace(rec, md5=md5), True
-            async with self._turn():
-                found = await asyncpg_direct.fetchrow(self.engine, queries.EXISTING_FILE, existing)
+            found = await self._fetchrow(queries.EXISTING_FILE, existing)
             if found is not None:
                 return queries.file_record(found), False
 
@@ -423,7 +430,7 @@ class MetadataStore:
         *inside* the transaction that holds the blob row's lock (see commit_upload)."""
         if self._sync is not None:
             return await self._call(queries.release_blob, sha256, remove_bytes, write=True)
-        async with self._turn(), self.engine.connect() as conn, conn.begin():
+        async with self._connect() as conn, conn.begin():
             if not await conn.run_sync(queries.lock_if_unreferenced, sha256):
                 return False
             await anyio.to_thread.run_sync(remove_bytes, sha256)

@@ -75,6 +75,24 @@ def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
     return value
 
 
+# Storage URL options that tune the store: option -> (constructor argument, unit).
+_TUNING = {
+    "part_size_mb": ("part_size", MiB),
+    "buffer_mb": ("buffer_size", MiB),
+    "max_connections": ("max_connections", 1),
+    "parts_in_flight": ("parts_in_flight", 1),
+}
+
+
+def _number(query: dict[str, str], name: str, unit: int) -> int:
+    value = query[name]
+    try:
+        return int(float(value) * unit) if unit != 1 else int(value)
+    except ValueError:
+        kind = "a number of MiB" if unit == MiB else "a whole number"
+        raise ValueError(f"storage URL option {name}={value!r}: use {kind}") from None
+
+
 def _flag(query: dict[str, str], name: str) -> bool | None:
     value = query.get(name, "").lower()
     if value in ("", "1", "true", "0", "false"):
@@ -152,15 +170,10 @@ class S3BlobStore:
                 f"unknown storage URL option(s) {sorted(unknown)}; known: {sorted(_OPTIONS)}"
             )
         # Only the options the URL gives: the defaults live in __init__ alone.
-        sizes: dict[str, Any] = {
-            arg: int(float(query[option]) * MiB)
-            for option, arg in (("part_size_mb", "part_size"), ("buffer_mb", "buffer_size"))
+        tuning = {
+            arg: _number(query, option, unit)
+            for option, (arg, unit) in _TUNING.items()
             if option in query
-        }
-        counts = {
-            name: int(query[name])
-            for name in ("max_connections", "parts_in_flight")
-            if name in query
         }
         return cls(
             parts.netloc,
@@ -170,8 +183,7 @@ class S3BlobStore:
             public_endpoint=query.get("public_endpoint") or None,
             path_style=_flag(query, "path_style"),
             create_bucket=bool(_flag(query, "create_bucket")),
-            **sizes,
-            **counts,
+            **tuning,
         )
 
     def _create_bucket(self, region: str | None) -> None:
