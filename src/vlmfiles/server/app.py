@@ -15,7 +15,7 @@ from .errors import install_error_handlers
 from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import MetadataStore
-from .middleware import BackendErrorMiddleware, DrainBodyMiddleware, RequestIdMiddleware
+from .middleware import ApiMiddleware
 from .routes.files import router, upload_route
 from .security import UrlSigner, load_or_create_secret
 from .service import FileService
@@ -86,10 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         summary="A self-hostable implementation of the VLM Run Files API.",
         lifespan=lifespan,
     )
-    # Added innermost first: RequestId → DrainBody → BackendError → routes.
-    app.add_middleware(BackendErrorMiddleware)
-    app.add_middleware(DrainBodyMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ApiMiddleware)
     install_error_handlers(app)
     app.include_router(router)
     app.router.routes.insert(0, upload_route)  # matched first: see routes/files.py

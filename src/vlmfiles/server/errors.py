@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import errno
 import logging
-import uuid
+import os
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from .storage.base import StoreBusy
 
@@ -179,9 +180,15 @@ _BOTOCORE_TRANSIENT = frozenset(
 
 
 def request_id(request: Request) -> str:
-    rid = getattr(request.state, "request_id", None)
+    return scope_request_id(request.scope)
+
+
+def scope_request_id(scope: Scope) -> str:
+    """The request's id, made on first use; kept where ``request.state`` keeps its values."""
+    state = scope.setdefault("state", {})
+    rid = state.get("request_id")
     if rid is None:
-        rid = request.state.request_id = f"req_{uuid.uuid4().hex}"
+        rid = state["request_id"] = f"req_{os.urandom(16).hex()}"
     return rid
 
 
