@@ -112,7 +112,7 @@ async def _upload_file_plain(request: Request) -> JSONResponse:
     return await _upload(request, tenant, key_hash, request.query_params.get("purpose"))
 
 
-# ``upload_file`` served as a plain Starlette route, ahead of the FastAPI ones (app.py): the
+# ``upload_file`` served as a plain Starlette route, ahead of FastAPI (``app.FilesApi``): the
 # APIRoute above stays for the OpenAPI schema and documents the operation. FastAPI 0.165's
 # per-route machinery (nested router matching, the request-response wrapper, dependency
 # solving) measured ~10 % of the server's CPU per 4 KiB upload, ~0.77 -> ~0.70 ms (A/B, 8
