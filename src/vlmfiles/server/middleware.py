@@ -22,8 +22,8 @@ DRAIN_SECONDS = 5.0
 
 
 class ApiMiddleware:
-    """What every request gets, in one layer (three layers, each wrapping ``send``, cost
-    ~14 us per request, measured):
+    """What every request gets, in one layer (as three layers, each wrapping ``send``, it
+    cost ~20 us per request; in one, ~7 us: measured with in-process ASGI calls):
 
     - an id (``X-Request-Id``), echoed in error bodies and logs;
     - before an error answer (status >= 400), the unread rest of the body is drained
