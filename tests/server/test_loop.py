@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +97,16 @@ def _hold_busy(loop: asyncio.AbstractEventLoop) -> threading.Event:
     return release
 
 
+def _queued(port: int) -> int:
+    """Connections waiting in the listen queue of ``port`` (Linux: a listening socket's
+    ``rx_queue`` in /proc/net/tcp is its accept backlog)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            return int(fields[4].split(":")[1], 16)
+    return 0
+
+
 def test_connections_waiting_behind_a_busy_turn_are_all_accepted_in_the_next(
     running: Running,
 ) -> None:
@@ -102,6 +114,12 @@ def test_connections_waiting_behind_a_busy_turn_are_all_accepted_in_the_next(
     # The kernel completes each handshake and queues it; nobody accepts while the loop is held.
     clients = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(CLIENTS)]
     try:
+        # A client is connected once it has sent its ACK; the server's kernel may queue
+        # the connection a moment later (softirq): wait until all of them wait.
+        deadline = time.monotonic() + 5
+        while _queued(running.port) < CLIENTS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _queued(running.port) == CLIENTS
         release.set()
         assert running.all_accepted.wait(10), running.accepted_on_turn
         turns = running.accepted_on_turn
