@@ -143,6 +143,14 @@ def test_url_parsing(seaweed, monkeypatch):
         S3BlobStore.from_url(base + "&parts_in_flight=two")
     with pytest.raises(ValueError, match="buffer_mb='lots': use a number of MiB"):
         S3BlobStore.from_url(base + "&buffer_mb=lots")
+    # Zero, negative or infinite: refused with what is accepted, not passed on (a pool of
+    # no connections failed only at the first upload; parts_in_flight=0 became 1 silently).
+    with pytest.raises(ValueError, match="max_connections='0': use a whole number of at least 1"):
+        S3BlobStore.from_url(base + "&max_connections=0")
+    with pytest.raises(ValueError, match="parts_in_flight='-2': use a whole number of at least 1"):
+        S3BlobStore.from_url(base + "&parts_in_flight=-2")
+    with pytest.raises(ValueError, match="buffer_mb='inf': use a number of MiB above 0"):
+        S3BlobStore.from_url(base + "&buffer_mb=inf")
 
 
 def test_create_bucket(seaweed, monkeypatch):

@@ -87,10 +87,13 @@ _TUNING = {
 def _number(query: dict[str, str], name: str, unit: int) -> int:
     value = query[name]
     try:
-        return int(float(value) * unit) if unit != 1 else int(value)
-    except ValueError:
-        kind = "a number of MiB" if unit == MiB else "a whole number"
-        raise ValueError(f"storage URL option {name}={value!r}: use {kind}") from None
+        number = int(float(value) * unit) if unit == MiB else int(value)
+    except (ValueError, OverflowError):  # not a number, or infinite
+        number = 0
+    if number < 1:
+        kind = "a number of MiB above 0" if unit == MiB else "a whole number of at least 1"
+        raise ValueError(f"storage URL option {name}={value!r}: use {kind}")
+    return number
 
 
 def _flag(query: dict[str, str], name: str) -> bool | None:
@@ -121,7 +124,10 @@ class S3BlobStore:
         create_bucket: bool = False,
     ) -> None:
         if part_size < 5 * MiB:
-            raise ValueError("part size must be at least 5 MiB (S3's smallest multipart part)")
+            raise ValueError(
+                "part size must be at least 5 MiB (S3's smallest multipart part): "
+                "storage URL option part_size_mb=5 or more"
+            )
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.part_size = part_size
