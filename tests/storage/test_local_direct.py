@@ -1,0 +1,95 @@
+"""The local store writes blobs with O_DIRECT: past the page cache, and safely around it."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from vlmfiles.server.storage import local
+from vlmfiles.server.storage.local import LocalBlobStore
+
+from .conftest import MiB, staging
+
+
+def cached_bytes(path) -> int:
+    """Bytes of ``path`` in the page cache (util-linux's ``fincore``, i.e. mincore(2))."""
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(out.strip())
+
+
+def write_in_odd_chunks(w, data: bytes) -> None:
+    for i in range(0, len(data), MiB + 7):
+        w.write(data[i : i + MiB + 7])
+
+
+@pytest.mark.parametrize(
+    "size",
+    [10 * MiB + 12345, 4 * local.DIRECT_BUFFER, 3 * local.DIRECT_BUFFER + local.ALIGN],
+    ids=["odd", "whole-buffers", "whole-blocks"],
+)
+def test_a_large_blob_goes_past_the_page_cache(tmp_path, size):
+    # An upload's bytes are read again rarely; through the page cache they would take (and
+    # on a VM, fault in) as much memory as the file, and push out what is read often.
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = os.urandom(size)
+    key = hashlib.sha256(data).hexdigest()
+    w = store.writer()
+    write_in_odd_chunks(w, data)
+    w.commit(key)
+    assert store.direct
+    assert cached_bytes(store.path_for(key)) <= local.ALIGN  # at most the tail's page
+    assert b"".join(store.read(key)) == data
+    assert staging(store) == []
+
+
+def test_a_file_system_without_o_direct_gets_the_page_cache(tmp_path, monkeypatch):
+    refuse = local._set_direct
+
+    def set_direct(fd: int, on: bool) -> None:
+        if on:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        refuse(fd, on)
+
+    monkeypatch.setattr(local, "_set_direct", set_direct)
+    store = LocalBlobStore(tmp_path / "blobs")
+    blobs = [os.urandom(n) for n in (5 * MiB + 1, 3 * MiB, 100)]
+    for data in blobs:
+        key = hashlib.sha256(data).hexdigest()
+        w = store.writer()
+        write_in_odd_chunks(w, data)
+        w.commit(key)
+        assert b"".join(store.read(key)) == data
+    assert not store.direct  # found out at the first large blob, not asked again
+    assert staging(store) == []
+
+
+def test_a_failed_disk_write_fails_the_blob_and_leaves_nothing(tmp_path, monkeypatch):
+    store = LocalBlobStore(tmp_path / "blobs")
+    writes = 0
+    real = local._write_all_from
+
+    def full_disk(fd, buf):
+        nonlocal writes
+        writes += 1
+        if writes == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, buf)
+
+    monkeypatch.setattr(local, "_write_all_from", full_disk)
+    data = os.urandom(12 * MiB)
+    w = store.writer()
+    with pytest.raises(OSError) as caught:
+        write_in_odd_chunks(w, data)
+        w.commit(hashlib.sha256(data).hexdigest())
+    assert caught.value.errno == errno.ENOSPC
+    w.abort()
+    assert staging(store) == [] and list(store.keys()) == []
