@@ -93,3 +93,50 @@ def test_a_failed_disk_write_fails_the_blob_and_leaves_nothing(tmp_path, monkeyp
     assert caught.value.errno == errno.ENOSPC
     w.abort()
     assert staging(store) == [] and list(store.keys()) == []
+
+
+@pytest.mark.parametrize(
+    "size", [0, 100, local.DIRECT_BUFFER, 2 * local.DIRECT_BUFFER, 5 * MiB + 12345]
+)
+def test_a_blob_read_once_comes_back_whole_and_leaves_no_cache(tmp_path, size):
+    # The md5 filled in after an upload reads the blob once: it should not fault the whole
+    # file into the page cache, and its buffer-ahead must give every byte in order.
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = os.urandom(size)
+    key = hashlib.sha256(data).hexdigest()
+    w = store.writer()
+    write_in_odd_chunks(w, data)
+    w.commit(key)
+    md5 = hashlib.md5()
+    for chunk in store.read_once(key):
+        md5.update(chunk)
+    assert md5.hexdigest() == hashlib.md5(data).hexdigest()
+    assert cached_bytes(store.path_for(key)) <= local.ALIGN
+
+
+def test_a_read_once_stopped_early_gives_its_buffers_back(tmp_path, monkeypatch):
+    store = LocalBlobStore(tmp_path / "blobs")
+    key = put_direct(store, os.urandom(3 * local.DIRECT_BUFFER))
+    taken = []  # kept alive, so that two distinct buffers cannot share an id
+    take = local._buffers.take
+
+    def take_and_note():
+        taken.append(take())
+        return taken[-1]
+
+    monkeypatch.setattr(local._buffers, "take", take_and_note)
+    for _ in range(20):
+        chunks = store.read_once(key)
+        assert len(next(chunks)) == local.DIRECT_BUFFER
+        chunks.close()  # a reader that stops early (a cancelled md5)
+    assert len(taken) == 40 and len({id(b) for b in taken}) == 2  # given back each time
+    with pytest.raises(local.BlobNotFound):
+        store.read_once("0" * 64)
+
+
+def put_direct(store, data: bytes) -> str:
+    key = hashlib.sha256(data).hexdigest()
+    w = store.writer()
+    write_in_odd_chunks(w, data)
+    w.commit(key)
+    return key

@@ -74,7 +74,9 @@ class Md5Filler:
 
     async def _compute(self, sha256: str) -> str | None:
         try:
-            chunks = await anyio.to_thread.run_sync(self._blobs.read, sha256)
+            # Read once, past the page cache where the store can (see LocalBlobStore).
+            read = getattr(self._blobs, "read_once", self._blobs.read)
+            chunks = await anyio.to_thread.run_sync(read, sha256)
         except BlobNotFound:  # deleted meanwhile: nothing left to describe
             return None
         h = hashlib.md5()
