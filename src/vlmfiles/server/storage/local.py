@@ -293,13 +293,13 @@ class LocalBlobWriter:
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path, direct: bool = True) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.staging = root / ".staging"
         self.staging.mkdir(parents=True, exist_ok=True)
         # Write blobs with O_DIRECT (where the OS and file system have it; turned off at
         # the first write the file system refuses).
-        self.direct = direct and hasattr(os, "O_DIRECT")
+        self.direct = hasattr(os, "O_DIRECT")
 
     def path_for(self, key: str) -> Path:
         if not is_hex_digest(key, 64):
