@@ -31,6 +31,15 @@ def write_in_odd_chunks(w, data: bytes) -> None:
         w.write(data[i : i + MiB + 7])
 
 
+def put(store: LocalBlobStore, data: bytes) -> str:
+    """Store ``data`` in pieces that do not line up with the store's buffers; its key."""
+    key = hashlib.sha256(data).hexdigest()
+    w = store.writer()
+    write_in_odd_chunks(w, data)
+    w.commit(key)
+    return key
+
+
 @pytest.mark.parametrize(
     "size",
     [10 * MiB + 12345, 4 * local.DIRECT_BUFFER, 3 * local.DIRECT_BUFFER + local.ALIGN],
@@ -41,10 +50,7 @@ def test_a_large_blob_goes_past_the_page_cache(tmp_path, size):
     # on a VM, fault in) as much memory as the file, and push out what is read often.
     store = LocalBlobStore(tmp_path / "blobs")
     data = os.urandom(size)
-    key = hashlib.sha256(data).hexdigest()
-    w = store.writer()
-    write_in_odd_chunks(w, data)
-    w.commit(key)
+    key = put(store, data)
     assert store.direct
     assert cached_bytes(store.path_for(key)) <= local.ALIGN  # at most the tail's page
     assert b"".join(store.read(key)) == data
@@ -63,11 +69,7 @@ def test_a_file_system_without_o_direct_gets_the_page_cache(tmp_path, monkeypatc
     store = LocalBlobStore(tmp_path / "blobs")
     blobs = [os.urandom(n) for n in (5 * MiB + 1, 3 * MiB, 100)]
     for data in blobs:
-        key = hashlib.sha256(data).hexdigest()
-        w = store.writer()
-        write_in_odd_chunks(w, data)
-        w.commit(key)
-        assert b"".join(store.read(key)) == data
+        assert b"".join(store.read(put(store, data))) == data
     assert not store.direct  # found out at the first large blob, not asked again
     assert staging(store) == []
 
@@ -103,10 +105,7 @@ def test_a_blob_read_once_comes_back_whole_and_leaves_no_cache(tmp_path, size):
     # file into the page cache, and its buffer-ahead must give every byte in order.
     store = LocalBlobStore(tmp_path / "blobs")
     data = os.urandom(size)
-    key = hashlib.sha256(data).hexdigest()
-    w = store.writer()
-    write_in_odd_chunks(w, data)
-    w.commit(key)
+    key = put(store, data)
     md5 = hashlib.md5()
     for chunk in store.read_once(key):
         md5.update(chunk)
@@ -116,7 +115,7 @@ def test_a_blob_read_once_comes_back_whole_and_leaves_no_cache(tmp_path, size):
 
 def test_a_read_once_stopped_early_gives_its_buffers_back(tmp_path, monkeypatch):
     store = LocalBlobStore(tmp_path / "blobs")
-    key = put_direct(store, os.urandom(3 * local.DIRECT_BUFFER))
+    key = put(store, os.urandom(3 * local.DIRECT_BUFFER))
     taken = []  # kept alive, so that two distinct buffers cannot share an id
     take = local._buffers.take
 
@@ -132,11 +131,3 @@ def test_a_read_once_stopped_early_gives_its_buffers_back(tmp_path, monkeypatch)
     assert len(taken) == 40 and len({id(b) for b in taken}) == 2  # given back each time
     with pytest.raises(local.BlobNotFound):
         store.read_once("0" * 64)
-
-
-def put_direct(store, data: bytes) -> str:
-    key = hashlib.sha256(data).hexdigest()
-    w = store.writer()
-    write_in_odd_chunks(w, data)
-    w.commit(key)
-    return key
