@@ -125,3 +125,27 @@ async def test_a_group_transaction_holds_the_lock_other_processes_wait_on(engine
     assert try_lock()
     assert _stored(engine) == {1}
     g.close()
+
+
+async def test_after_a_commit_that_fails_the_next_write_commits(engine):
+    """The group's transaction fails at COMMIT (a deferred foreign key: every statement ran):
+    none of its writes stands, each caller gets the error, and the writer still writes."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE parent (n INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql(
+            "CREATE TABLE child (n INTEGER PRIMARY KEY, parent INTEGER"
+            " REFERENCES parent (n) DEFERRABLE INITIALLY DEFERRED)"
+        )
+
+    def orphan(conn, n: int) -> int:
+        _insert(conn, n)
+        conn.exec_driver_sql("INSERT INTO child VALUES (?, 999)", (n,))
+        return n
+
+    g = GroupCommitter(engine)
+    assert await g.run(_insert, 1) == 1
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        await g.run(orphan, 2)
+    assert await g.run(_insert, 3) == 3
+    assert _stored(engine) == {1, 3}
+    g.close()

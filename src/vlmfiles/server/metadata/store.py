@@ -158,11 +158,11 @@ class MetadataStore:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._writer is not None:  # its connection first, then the pool it came from
+            self._writer.close()
         await self.engine.dispose()
         if self._sync is not None:
             self._sync.dispose()
-        if self._writer is not None:
-            self._writer.close()
 
     # Running queries --------------------------------------------------------------------
 
