@@ -131,3 +131,24 @@ def test_a_read_once_stopped_early_gives_its_buffers_back(tmp_path, monkeypatch)
     assert len(taken) == 40 and len({id(b) for b in taken}) == 2  # given back each time
     with pytest.raises(local.BlobNotFound):
         store.read_once("0" * 64)
+
+
+def test_a_file_system_that_opens_o_direct_but_refuses_its_reads_is_read_cached(
+    tmp_path, monkeypatch
+):
+    # Some FUSE file systems take O_DIRECT at open() and refuse the reads with EINVAL: the
+    # md5 filled in after an upload must still come out right.
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = os.urandom(2 * local.DIRECT_BUFFER + 12345)
+    key = put(store, data)
+    real = os.preadv
+
+    def preadv(fd, buffers, offset):
+        if local.fcntl.fcntl(fd, local.fcntl.F_GETFL) & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(os, "preadv", preadv)
+    assert b"".join(bytes(c) for c in store.read_once(key)) == data
+    assert not store.direct  # found out once, not asked again
+    assert b"".join(bytes(c) for c in store.read_once(key)) == data

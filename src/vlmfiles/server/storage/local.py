@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -73,15 +73,25 @@ def _write_all_from(fd: int, buf: mmap.mmap) -> None:
         _write_all(fd, view)
 
 
-def _read_direct(fd: int) -> Iterator[memoryview]:
-    """Read ``fd`` (opened with O_DIRECT) to its end, a buffer ahead on the disk thread."""
+def _read_direct(fd: int, refused: Callable[[], None]) -> Iterator[memoryview]:
+    """Read ``fd`` (opened with O_DIRECT) to its end, a buffer ahead on the disk thread.
+    Should the file system refuse the first read (some FUSE file systems take the flag at
+    ``open`` and refuse reads with EINVAL), ``refused()`` is called and the file is read
+    through the page cache instead."""
     bufs = (_buffers.take(), _buffers.take())
     ahead: Future[int] | None = _disk.submit(os.preadv, fd, [bufs[0]], 0)
     offset, i = 0, 0
     try:
         while ahead is not None:
-            n = ahead.result()
-            ahead = None
+            reading, ahead = ahead, None
+            try:
+                n = reading.result()
+            except OSError as exc:
+                if exc.errno != errno.EINVAL or offset:
+                    raise
+                refused()
+                _set_direct(fd, False)
+                n = os.preadv(fd, [bufs[i]], 0)
             if n == DIRECT_BUFFER:  # a short read is the end of the file
                 ahead = _disk.submit(os.preadv, fd, [bufs[1 - i]], offset + n)
             if n:
@@ -342,7 +352,10 @@ class LocalBlobStore:
                 raise
             self.direct = False
             return self.read(key)  # type: ignore[return-value]
-        return _read_direct(fd)
+        return _read_direct(fd, self._refused_direct)
+
+    def _refused_direct(self) -> None:
+        self.direct = False  # not asked again, for reads or writes
 
     @staticmethod
     def _iter(f, start: int, end: int | None) -> Iterator[bytes]:
