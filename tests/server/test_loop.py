@@ -91,9 +91,17 @@ def running() -> Iterator[Running]:
 
 
 def _hold_busy(loop: asyncio.AbstractEventLoop) -> threading.Event:
-    """Block the loop's thread (as a long request would) until the event is set."""
-    release = threading.Event()
-    loop.call_soon_threadsafe(release.wait, 10)
+    """Block the loop's thread (as a long request would) until the event is set. Returns
+    once the loop is held: had clients connected before, a loop that woke late (a busy
+    CI machine) could poll their connections in the same turn and accept them first."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        held.set()
+        release.wait(10)
+
+    loop.call_soon_threadsafe(hold)
+    assert held.wait(10)
     return release
 
 
