@@ -126,9 +126,7 @@ class GroupCommitter:
         return write.result
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._drop_connection()
         if self._process_lock is not None:
             self._process_lock.close()
 
@@ -145,9 +143,7 @@ class GroupCommitter:
             for write in batch:
                 if write.error is None:
                     write.error = e
-            if self._conn is not None:  # in whatever state the failure left it: start afresh
-                self._conn.close()
-                self._conn = None
+            self._drop_connection()  # in whatever state the failure left it: start afresh
 
     def _connection(self) -> Connection:
         """The writer's own connection. Groups run one at a time (``self._lock``), each in a
@@ -158,6 +154,11 @@ class GroupCommitter:
             driver_execute(conn, "PRAGMA temp_store=MEMORY")
             self._conn = conn
         return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     @staticmethod
     def _one(conn: Connection, write: _Write) -> None:

@@ -166,12 +166,11 @@ class MetadataStore:
 
     # Running queries --------------------------------------------------------------------
 
-    def _sync_call(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
+    def _sync_call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """A read on a pooled SQLite connection (writes go through ``GroupCommitter``)."""
         assert self._sync is not None
-        with self._sync.connect() as conn:
-            conn = conn.execution_options(vlmfiles_write=write)
-            with conn.begin():
-                return fn(conn, *args)
+        with self._sync.connect() as conn, conn.begin():
+            return fn(conn, *args)
 
     async def _take_turn(self) -> None:
         """Hold one of the pool's connections' turns (PostgreSQL): every use of the pool
@@ -290,7 +289,7 @@ class MetadataStore:
             if write:
                 assert self._writer is not None
                 return await self._writer.run(fn, *args)
-            return await anyio.to_thread.run_sync(self._sync_call, fn, args, False)
+            return await anyio.to_thread.run_sync(self._sync_call, fn, args)
         async with self._connect() as conn, conn.begin():
             return await conn.run_sync(fn, *args)
 
