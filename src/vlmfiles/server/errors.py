@@ -31,9 +31,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Scope
 
+from .responses import JSONResponse
 from .storage.base import StoreBusy
 
 log = logging.getLogger("vlmfiles.server")

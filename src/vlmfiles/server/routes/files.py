@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.routing import Route
 
 from ..._protocol import SHA256_HEADER
@@ -14,6 +14,7 @@ from ..download import file_response
 from ..errors import ApiError, BadRequest, PayloadTooLarge, Unauthorized
 from ..metadata.records import RevokedKey
 from ..models import ERRORS, FileObject, HealthObject, PresignedUrlObject, PresignedUrlRequest
+from ..responses import JSONResponse
 from ..service import FileService
 
 router = APIRouter(prefix="/v1", responses=ERRORS)  # type: ignore[arg-type]
