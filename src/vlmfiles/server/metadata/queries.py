@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from sqlalchemy import (
@@ -247,7 +247,10 @@ def count_active_keys(conn: Connection) -> int:
 # Files ---------------------------------------------------------------------------------
 
 
-_FILE_COLUMNS = tuple(c.name for c in files.c)
+# ``file_record`` builds a record from a row's values in order: the table's columns and the
+# record's fields must stay in the same order.
+if tuple(c.name for c in files.c) != tuple(f.name for f in fields(FileRecord)):  # pragma: no cover
+    raise RuntimeError("files' columns and FileRecord's fields are not in the same order")
 
 
 def fetch_one(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
@@ -257,8 +260,9 @@ def fetch_one(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
 
 def file_record(row: Any) -> FileRecord:
     """A ``files`` row as a record, from its values in column order (``select(files)``): a
-    driver's tuple or asyncpg's record as well as SQLAlchemy's row."""
-    return FileRecord(**dict(zip(_FILE_COLUMNS, row, strict=True)))
+    driver's tuple or asyncpg's record as well as SQLAlchemy's row. Positional: ~1 us
+    against ~4 us through a dict of the column names."""
+    return FileRecord(*row)
 
 
 def get_file(conn: Connection, tenant_id: str, file_id: str) -> FileRecord | None:
@@ -290,14 +294,35 @@ def list_files(
     after: FileRecord | None,
 ) -> list[FileRecord]:
     """Newest first, ties broken by id; ``after`` continues below that record."""
-    q = select(files).where(files.c.tenant_id == tenant_id)
+    params: dict[str, Any] = {"tenant_id": tenant_id, "skip": skip, "limit": limit}
     if purpose is not None:
-        q = q.where(files.c.purpose == purpose)
+        params["purpose"] = purpose
     if after is not None:
+        params["after_us"], params["after_id"] = after.created_us, after.id
+    stmt = _list_files_stmt(purpose is not None, after is not None)
+    # Rows as tuples into records, on SQLite from the driver's cursor (``_run``): a page of
+    # 100 built through SQLAlchemy's rows and ``FileRecord(**row._mapping)`` cost ~1.2 ms of
+    # CPU on the benchmark machine, more than the query itself (~0.2 ms).
+    return [file_record(row) for row in _run(conn, stmt, params)]
+
+
+@functools.cache
+def _list_files_stmt(by_purpose: bool, after: bool) -> Any:
+    """The listing's statement for each combination of filters, built once."""
+    q = select(files).where(files.c.tenant_id == bindparam("tenant_id"))
+    if by_purpose:
+        q = q.where(files.c.purpose == bindparam("purpose"))
+    if after:
         # A row-value comparison, so both databases seek the index to the cursor.
-        q = q.where(tuple_(files.c.created_us, files.c.id) < tuple_(after.created_us, after.id))
-    q = q.order_by(files.c.created_us.desc(), files.c.id.desc()).offset(skip).limit(limit)
-    return [FileRecord(**r._mapping) for r in conn.execute(q)]
+        q = q.where(
+            tuple_(files.c.created_us, files.c.id)
+            < tuple_(bindparam("after_us"), bindparam("after_id"))
+        )
+    return (
+        q.order_by(files.c.created_us.desc(), files.c.id.desc())
+        .offset(bindparam("skip"))
+        .limit(bindparam("limit"))
+    )
 
 
 def lock_blob(conn: Connection, sha256: str, md5: str | None, size: int) -> str | None:
