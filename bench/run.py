@@ -152,40 +152,52 @@ WARMUP = 400
 
 def small_files(stack: str, srv, weed, total: int, repeats: int) -> list[Row]:
     rows: list[Row] = []
-    bucket = f"small-{uuid.uuid4().hex[:6]}"
+    suffix = uuid.uuid4().hex[:6]
+    # Two SeaweedFS buckets: as it comes (a PUT is answered before its bytes reach the disk),
+    # and with fsync on (`fs.configure -fsync`: one fsync per PUT), durable as ours are.
+    buckets = {"SeaweedFS": f"small-{suffix}", "SeaweedFS with fsync": f"synced-{suffix}"}
     warmup = min(WARMUP, total)
     small.run(8, warmup, small.raw_ours(srv.origin, srv.api_key))
     if weed is not None:
-        small.run(8, warmup, small.raw_presigned(small.presigned_put_urls(weed, bucket, warmup)))
-    # The two targets take turns, one measurement each, so a drift of the (shared) machine
-    # during the row hits both alike; the ratio is the median of the per-turn ratios.
-    senders = {
+        for bucket in buckets.values():
+            urls = small.presigned_put_urls(weed, bucket, warmup)  # creates the bucket
+            if bucket.startswith("synced"):
+                weed.fsync_bucket(bucket)
+            small.run(8, warmup, small.raw_presigned(urls))
+    clients = {
         "httpx": (
             lambda: small.httpx_ours(srv.base_url, srv.api_key),
-            lambda n: small.httpx_presigned(small.presigned_put_urls(weed, bucket, n)),
+            lambda bucket, n: small.httpx_presigned(small.presigned_put_urls(weed, bucket, n)),
         ),
         "raw socket": (
             lambda: small.raw_ours(srv.origin, srv.api_key),
-            lambda n: small.raw_presigned(small.presigned_put_urls(weed, bucket, n)),
+            lambda bucket, n: small.raw_presigned(small.presigned_put_urls(weed, bucket, n)),
         ),
     }
     for workers in (8, 64):
         n = max(total, workers * 4)
-        ours: dict[str, list[small.Result]] = {client: [] for client in senders}
-        theirs: dict[str, list[small.Result]] = {client: [] for client in senders}
+        ours: dict[str, list[small.Result]] = {client: [] for client in clients}
+        theirs = {(client, b): [] for client in clients for b in buckets if weed is not None}
+        # The targets take turns, one measurement each, so a drift of the (shared) machine
+        # during the row hits them alike; a ratio is the median of the per-turn ratios.
         for _ in range(repeats):
-            for client, (mine, seaweed) in senders.items():
+            for client, (mine, seaweed) in clients.items():
                 ours[client].append(small.run(workers, n, mine()))
-                if weed is not None:
-                    theirs[client].append(small.run(workers, n, seaweed(n)))
-        for client in senders:
+                for name, bucket in buckets.items():
+                    if weed is not None:
+                        theirs[client, name].append(small.run(workers, n, seaweed(bucket, n)))
+        for client in clients:
             r = small.median_result(ours[client])
-            ratio = ""
-            if theirs[client]:
-                other = small.median_result(theirs[client])
-                turns = [a.rate / b.rate for a, b in zip(ours[client], theirs[client], strict=True)]
-                ratio = (
-                    f"{statistics.median(turns):.2f} × SeaweedFS ({other.rate:.0f}/s, p99 "
+            ratios = []
+            for name in buckets:
+                if not theirs.get((client, name)):
+                    continue
+                other = small.median_result(theirs[client, name])
+                turns = [
+                    a.rate / b.rate for a, b in zip(ours[client], theirs[client, name], strict=True)
+                ]
+                ratios.append(
+                    f"{statistics.median(turns):.2f} × {name} ({other.rate:.0f}/s, p99 "
                     f"{other.p99_ms:.1f} ms; turns {min(turns):.2f}–{max(turns):.2f})"
                 )
             rows.append(
@@ -194,7 +206,7 @@ def small_files(stack: str, srv, weed, total: int, repeats: int) -> list[Row]:
                     f"4 KiB uploads, {workers} clients, {client}",
                     f"{r.rate:.0f}/s p50 {r.p50_ms:.1f} ms p99 {r.p99_ms:.1f} ms"
                     + (f" ({r.errors} errors)" if r.errors else ""),
-                    ratio,
+                    "; ".join(ratios),
                 )
             )
     return rows

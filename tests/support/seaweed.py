@@ -98,6 +98,42 @@ class SeaweedHandle:
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
         )
 
+    def shell(self, *commands: str, timeout: float = 60) -> str:
+        """Run ``weed shell`` commands against this instance; their output.
+
+        Addresses go as ``host:port.grpcport``: the shell otherwise assumes each gRPC port is
+        the HTTP port + 10000, and waits forever for a master that is not there."""
+        assert self.ports is not None
+        master, master_g, _, _, filer, filer_g, _, _ = self.ports
+        done = subprocess.run(
+            [
+                weed_binary(),
+                "shell",
+                f"-master=127.0.0.1:{master}.{master_g}",
+                f"-filer=127.0.0.1:{filer}.{filer_g}",
+            ],
+            input="\n".join([*commands, "exit", ""]),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise SeaweedError(f"weed shell {commands!r} failed: {done.stderr[-2000:]}")
+        return done.stdout
+
+    def fsync_bucket(self, bucket: str) -> None:
+        """Have SeaweedFS fsync every write into ``bucket`` (off by default: a PUT is
+        answered before its bytes reach the disk). One ``fsync`` per PUT (strace)."""
+        self.shell(
+            "lock", f"fs.configure -locationPrefix=/buckets/{bucket}/ -fsync -apply", "unlock"
+        )
+        shown = self.shell("fs.configure")  # the filer's configuration, as JSON
+        locations = json.loads(shown[shown.index("{") : shown.rindex("}") + 1])["locations"]
+        if not any(
+            loc["locationPrefix"] == f"/buckets/{bucket}/" and loc["fsync"] for loc in locations
+        ):
+            raise SeaweedError(f"SeaweedFS did not take the fsync setting for {bucket}: {shown}")
+
     def stop(self, grace: float = 3.0) -> None:
         """SIGTERM the whole process group, SIGKILL it if it is still up after ``grace``."""
         if self.proc is None or self.proc.poll() is not None:
