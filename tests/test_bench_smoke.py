@@ -34,4 +34,9 @@ def test_benchmark_smoke_run_prints_every_row(tmp_path):
             "peak RSS growth",
         ):
             assert any(s == stack and m.startswith(name) for s, m in measures), (stack, name)
+    small = [ratio for _, measure, _, ratio in rows if measure.startswith("4 KiB uploads")]
+    # Both SeaweedFS buckets were measured: as it comes, and with fsync on.
+    assert small and all(
+        "× SeaweedFS (" in ratio and "× SeaweedFS with fsync (" in ratio for ratio in small
+    ), small
     assert "| stack | measure |" in run.stdout
