@@ -155,15 +155,18 @@ def small_files(stack: str, srv, weed, total: int, repeats: int) -> list[Row]:
     suffix = uuid.uuid4().hex[:6]
     # Two SeaweedFS buckets: as it comes (a PUT is answered before its bytes reach the disk),
     # and with fsync on (`fs.configure -fsync`: one fsync per PUT), durable as ours are.
-    buckets = {"SeaweedFS": f"small-{suffix}", "SeaweedFS with fsync": f"synced-{suffix}"}
+    buckets = (
+        {"SeaweedFS": f"small-{suffix}", "SeaweedFS with fsync": f"synced-{suffix}"}
+        if weed is not None
+        else {}  # a smoke run of the embedded stack alone starts no SeaweedFS
+    )
     warmup = min(WARMUP, total)
     small.run(8, warmup, small.raw_ours(srv.origin, srv.api_key))
-    if weed is not None:
-        for bucket in buckets.values():
-            urls = small.presigned_put_urls(weed, bucket, warmup)  # creates the bucket
-            if bucket.startswith("synced"):
-                weed.fsync_bucket(bucket)
-            small.run(8, warmup, small.raw_presigned(urls))
+    for name, bucket in buckets.items():
+        urls = small.presigned_put_urls(weed, bucket, warmup)  # creates the bucket
+        if name == "SeaweedFS with fsync":
+            weed.fsync_bucket(bucket)
+        small.run(8, warmup, small.raw_presigned(urls))
     clients = {
         "httpx": (
             lambda: small.httpx_ours(srv.base_url, srv.api_key),
@@ -177,21 +180,20 @@ def small_files(stack: str, srv, weed, total: int, repeats: int) -> list[Row]:
     for workers in (8, 64):
         n = max(total, workers * 4)
         ours: dict[str, list[small.Result]] = {client: [] for client in clients}
-        theirs = {(client, b): [] for client in clients for b in buckets if weed is not None}
+        theirs: dict[tuple[str, str], list[small.Result]] = {
+            (client, name): [] for client in clients for name in buckets
+        }
         # The targets take turns, one measurement each, so a drift of the (shared) machine
         # during the row hits them alike; a ratio is the median of the per-turn ratios.
         for _ in range(repeats):
             for client, (mine, seaweed) in clients.items():
                 ours[client].append(small.run(workers, n, mine()))
                 for name, bucket in buckets.items():
-                    if weed is not None:
-                        theirs[client, name].append(small.run(workers, n, seaweed(bucket, n)))
+                    theirs[client, name].append(small.run(workers, n, seaweed(bucket, n)))
         for client in clients:
             r = small.median_result(ours[client])
             ratios = []
             for name in buckets:
-                if not theirs.get((client, name)):
-                    continue
                 other = small.median_result(theirs[client, name])
                 turns = [
                     a.rate / b.rate for a, b in zip(ours[client], theirs[client, name], strict=True)
