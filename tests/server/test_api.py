@@ -95,6 +95,19 @@ def test_list_is_newest_first_with_skip_limit_purpose_and_cursor(api):
     assert len(api.get("/files").json()) == 8  # default limit 10
 
 
+def test_cursor_within_one_purpose(api):
+    a = upload(api, unique(), "a.bin").json()
+    v1 = upload(api, png(unique()), "1.png", purpose="vision").json()["id"]
+    b = upload(api, unique(), "b.bin").json()["id"]
+    v2 = upload(api, png(unique()), "2.png", purpose="vision").json()["id"]
+    below_v2 = {"after": v2, "limit": 10}
+    vision = api.get("/files", params={**below_v2, "purpose": "vision"}).json()
+    assert [f["id"] for f in vision] == [v1]
+    others = api.get("/files", params={**below_v2, "purpose": a["purpose"]}).json()
+    assert [f["id"] for f in others] == [b, a["id"]]
+    assert [f["id"] for f in api.get("/files", params=below_v2).json()] == [b, v1, a["id"]]
+
+
 def test_delete_returns_the_record_and_the_file_is_gone(api):
     f = upload(api, unique()).json()
     r = api.delete(f"/files/{f['id']}")
