@@ -1,6 +1,7 @@
 """PostgreSQL's hottest statements run straight on asyncpg, on a connection from
 SQLAlchemy's pool: a small upload's commit (one statement, ``queries.commit_inline_stmt``)
-and the index probes requests make (the API-key lookup, a file by id).
+and the index probes requests make (the API-key lookup, a file by id), and a listing's
+page (``fetch``).
 
 Each is one round trip, and the server's event loop is what limits small requests. Through
 ``AsyncConnection.run_sync`` a statement also pays SQLAlchemy's greenlet hop, a
@@ -45,12 +46,21 @@ def compiled(stmt: Any) -> tuple[str, tuple[str, ...]]:
 
 async def fetchrow(engine: AsyncEngine, stmt: Any, params: dict[str, Any]) -> asyncpg.Record | None:
     """Run the prebuilt ``stmt`` in autocommit (its own transaction); its first row."""
+    return await _run(engine, stmt, params, "fetchrow")
+
+
+async def fetch(engine: AsyncEngine, stmt: Any, params: dict[str, Any]) -> list[asyncpg.Record]:
+    """Run the prebuilt ``stmt`` in autocommit (its own transaction); all its rows."""
+    return await _run(engine, stmt, params, "fetch")
+
+
+async def _run(engine: AsyncEngine, stmt: Any, params: dict[str, Any], method: str) -> Any:
     sql, names = compiled(stmt)
     args = [params[name] for name in names]
     pooled = await engine.raw_connection()
     conn: asyncpg.Connection = pooled.driver_connection
     try:
-        return await conn.fetchrow(sql, *args)
+        return await getattr(conn, method)(sql, *args)
     except BaseException as e:
         # A statement PostgreSQL refused leaves its connection usable; anything else
         # (a broken connection, a cancelled await with the query still running) does not.

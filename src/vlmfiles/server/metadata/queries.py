@@ -294,16 +294,24 @@ def list_files(
     after: FileRecord | None,
 ) -> list[FileRecord]:
     """Newest first, ties broken by id; ``after`` continues below that record."""
+    stmt, params = list_files_query(tenant_id, purpose, skip, limit, after)
+    # Rows as tuples into records, on SQLite from the driver's cursor (``_run``): a page of
+    # 100 built through SQLAlchemy's rows and ``FileRecord(**row._mapping)`` cost ~1.2 ms of
+    # CPU on the benchmark machine, more than the query itself (~0.2 ms).
+    return [file_record(row) for row in _run(conn, stmt, params)]
+
+
+def list_files_query(
+    tenant_id: str, purpose: str | None, skip: int, limit: int, after: FileRecord | None
+) -> tuple[Any, dict[str, Any]]:
+    """``list_files``' prebuilt statement and its parameters (PostgreSQL runs them on
+    asyncpg directly: ``MetadataStore.list_files``)."""
     params: dict[str, Any] = {"tenant_id": tenant_id, "skip": skip, "limit": limit}
     if purpose is not None:
         params["purpose"] = purpose
     if after is not None:
         params["after_us"], params["after_id"] = after.created_us, after.id
-    stmt = _list_files_stmt(purpose is not None, after is not None)
-    # Rows as tuples into records, on SQLite from the driver's cursor (``_run``): a page of
-    # 100 built through SQLAlchemy's rows and ``FileRecord(**row._mapping)`` cost ~1.2 ms of
-    # CPU on the benchmark machine, more than the query itself (~0.2 ms).
-    return [file_record(row) for row in _run(conn, stmt, params)]
+    return _list_files_stmt(purpose is not None, after is not None), params
 
 
 @functools.cache

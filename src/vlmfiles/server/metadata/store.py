@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -214,11 +214,15 @@ class MetadataStore:
             yield conn
 
     async def _fetchrow(self, stmt: Any, params: dict[str, Any]) -> Any:
-        """PostgreSQL: ``asyncpg_direct.fetchrow`` on a pooled connection, in its turn
-        (without ``_turn``'s context manager: this is every small upload's path)."""
+        """PostgreSQL: ``asyncpg_direct.fetchrow`` on a pooled connection, in its turn."""
+        return await self._direct(asyncpg_direct.fetchrow, stmt, params)
+
+    async def _direct(self, run: Callable[..., Awaitable[T]], stmt: Any, params: Any) -> T:
+        """PostgreSQL: ``run(engine, stmt, params)`` (``asyncpg_direct``) in a turn of the
+        pool (without ``_turn``'s context manager: this is every small upload's path)."""
         await self._take_turn()
         try:
-            return await asyncpg_direct.fetchrow(self.engine, stmt, params)
+            return await run(self.engine, stmt, params)
         finally:
             self._turns.release()
 
@@ -339,7 +343,11 @@ class MetadataStore:
         limit: int,
         after: FileRecord | None = None,
     ) -> list[FileRecord]:
-        return await self._read(queries.list_files, tenant_id, purpose, skip, limit, after)
+        if self._sync is not None:
+            return await self._read(queries.list_files, tenant_id, purpose, skip, limit, after)
+        stmt, params = queries.list_files_query(tenant_id, purpose, skip, limit, after)
+        rows = await self._direct(asyncpg_direct.fetch, stmt, params)
+        return [queries.file_record(row) for row in rows]
 
     async def commit_upload(
         self,
