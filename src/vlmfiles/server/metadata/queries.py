@@ -282,7 +282,7 @@ def find_by_hash(
         q = q.where(files.c.purpose == purpose)
     q = q.order_by(files.c.created_us.desc(), files.c.id.desc()).limit(1)
     row = conn.execute(q).first()
-    return FileRecord(**row._mapping) if row else None
+    return file_record(row) if row else None
 
 
 def list_files(

@@ -174,7 +174,7 @@ class MetadataStore:
 
     async def _take_turn(self) -> None:
         """Hold one of the pool's connections' turns (PostgreSQL): every use of the pool
-        takes one (``_connect``, ``_fetchrow``), so the pool itself never has a
+        takes one (``_connect``, ``_direct``), so the pool itself never has a
         request waiting.
 
         Why: SQLAlchemy's asyncio pool hands a returned connection to whoever asks next
@@ -212,10 +212,6 @@ class MetadataStore:
         """PostgreSQL: a connection from the pool, in its turn (``_take_turn``)."""
         async with self._turn(), self.engine.connect() as conn:
             yield conn
-
-    async def _fetchrow(self, stmt: Any, params: dict[str, Any]) -> Any:
-        """PostgreSQL: ``asyncpg_direct.fetchrow`` on a pooled connection, in its turn."""
-        return await self._direct(asyncpg_direct.fetchrow, stmt, params)
 
     async def _direct(self, run: Callable[..., Awaitable[T]], stmt: Any, params: Any) -> T:
         """PostgreSQL: ``run(engine, stmt, params)`` (``asyncpg_direct``) in a turn of the
@@ -264,7 +260,7 @@ class MetadataStore:
         scale 888-1,049 -> 1,450-1,839/s in two pairs (0.95-1.12 -> 0.54-0.69 ms; three
         round trips -> one)."""
         if self._sync is None:
-            return await self._fetchrow(stmt, params)
+            return await self._direct(asyncpg_direct.fetchrow, stmt, params)
         if self._reader is None:
             reader = await anyio.to_thread.run_sync(self._open_reader)
             if self._reader is None:
@@ -413,13 +409,13 @@ class MetadataStore:
         values = {**vars(rec), "data": data, "key_hash": key_hash}  # asdict deep-copies
         existing = {"tenant_id": rec.tenant_id, "sha256": rec.sha256, "purpose": rec.purpose}
         while True:
-            row = await self._fetchrow(queries.commit_inline_stmt(), values)
+            row = await self._direct(asyncpg_direct.fetchrow, queries.commit_inline_stmt(), values)
             if row is None:  # the blob row was not written: the key's check failed
                 raise RevokedKey(key_hash)
             md5, created = row
             if created:
                 return replace(rec, md5=md5), True
-            found = await self._fetchrow(queries.EXISTING_FILE, existing)
+            found = await self._direct(asyncpg_direct.fetchrow, queries.EXISTING_FILE, existing)
             if found is not None:
                 return queries.file_record(found), False
 
