@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.throttle import ThrottledProxy
+
 
 @pytest.fixture
 def cli(server, tmp_path: Path):
@@ -174,9 +176,14 @@ def test_progress_bars_on_a_terminal(cli, server, tmp_path: Path):
     import select
 
     path = tmp_path / "big.bin"
-    path.write_bytes(os.urandom(64 * 1024 * 1024))  # long enough for the bar to redraw
+    path.write_bytes(os.urandom(16 * 1024 * 1024))
+    # Through a link of 8 MB/s, each way takes ~2 s: long enough for the bar to redraw
+    # (rich's 10 per second) whatever the machine. Straight to the server, a fast machine
+    # sent 64 MiB before the first redraw (and the bar showed no speed).
+    proxy = ThrottledProxy(("127.0.0.1", server.port), rate=8e6)
     key = server.new_key(f"tty-{uuid.uuid4().hex[:8]}")
-    env = {**os.environ, "VLMFILES_API_KEY": key, "VLMFILES_BASE_URL": server.base_url}
+    base_url = f"http://127.0.0.1:{proxy.port}/v1"
+    env = {**os.environ, "VLMFILES_API_KEY": key, "VLMFILES_BASE_URL": base_url}
     env.update(COLUMNS="120", TERM="xterm")
 
     def on_terminal(*args: str) -> tuple[int, str]:
@@ -204,13 +211,14 @@ def test_progress_bars_on_a_terminal(cli, server, tmp_path: Path):
         os.close(master)
         return proc.wait(timeout=60), seen.decode(errors="replace")
 
-    code, screen = on_terminal("upload", str(path))
-    assert code == 0, screen
-    speed = re.compile(r"\d+(\.\d+)? [kMG]?B/s")
-    assert "big.bin" in screen and "/67.1 MB" in screen, screen  # the bar: name and size
-    assert speed.search(screen) and re.search(r"\d:\d\d:\d\d", screen), screen  # speed, ETA
-    file_id = next(w for w in screen.split() if w.startswith("file_"))
-    code, screen = on_terminal("download", file_id, "-o", str(tmp_path / "back.bin"))
-    assert code == 0, screen
+    with proxy:
+        code, screen = on_terminal("upload", str(path))
+        assert code == 0, screen
+        speed = re.compile(r"\d+(\.\d+)? [kMG]?B/s")
+        assert "big.bin" in screen and "/16.8 MB" in screen, screen  # the bar: name and size
+        assert speed.search(screen) and re.search(r"\d:\d\d:\d\d", screen), screen  # speed, ETA
+        file_id = next(w for w in screen.split() if w.startswith("file_"))
+        code, screen = on_terminal("download", file_id, "-o", str(tmp_path / "back.bin"))
+        assert code == 0, screen
     assert speed.search(screen), screen
     assert (tmp_path / "back.bin").read_bytes() == path.read_bytes()
