@@ -40,14 +40,13 @@ class ThrottledProxy:
             threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        start, sent = time.monotonic(), 0
+        due = time.monotonic()  # when the bytes passed so far have had their time
         try:
             while data := src.recv(CHUNK):
                 dst.sendall(data)
-                sent += len(data)
-                ahead = sent / self.rate - (time.monotonic() - start)
-                if ahead > 0:
-                    time.sleep(ahead)
+                # From now if the link was idle: a keep-alive connection banks no credit.
+                due = max(due, time.monotonic()) + len(data) / self.rate
+                time.sleep(max(0.0, due - time.monotonic()))
             dst.shutdown(socket.SHUT_WR)  # pass the end of the stream on
         except OSError:  # either side went away: so does the other
             for s in (src, dst):
