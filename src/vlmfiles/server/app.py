@@ -20,6 +20,7 @@ from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import MetadataStore
 from .middleware import ApiMiddleware
+from .responses import JSONResponse
 from .routes.files import router, upload_route
 from .security import UrlSigner, load_or_create_secret
 from .service import FileService
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="A self-hostable implementation of the VLM Run Files API.",
         lifespan=lifespan,
+        default_response_class=JSONResponse,  # routes that return a dict: the same encoder
     )
     app.add_middleware(ApiMiddleware)
     install_error_handlers(app)

@@ -17,7 +17,7 @@ from ..models import ERRORS, FileObject, HealthObject, PresignedUrlObject, Presi
 from ..responses import JSONResponse
 from ..service import FileService
 
-router = APIRouter(prefix="/v1", responses=ERRORS)  # type: ignore[arg-type]
+router = APIRouter(prefix="/v1", responses=ERRORS, default_response_class=JSONResponse)  # type: ignore[arg-type]
 Tenant = Annotated[str, Depends(require_tenant)]
 
 MULTIPART_OVERHEAD = 64 * 1024
