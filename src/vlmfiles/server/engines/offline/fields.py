@@ -36,6 +36,19 @@ class Cell:
     def height(self) -> float:
         return self.y1 - self.y0
 
+    def match(self, pattern: re.Pattern[str]) -> int | None:
+        """Where a label at the start of this cell ends (an offset into ``text``), or None.
+        Tried again with the spaces taken out: OCR splits words ("Dat e:")."""
+        m = pattern.match(self.folded)
+        if m:
+            return m.end()
+        keep = [i for i, ch in enumerate(self.folded) if not ch.isspace()]
+        compact = "".join(self.folded[i] for i in keep)
+        m = pattern.match(compact)
+        if m and m.end() > 0:
+            return keep[m.end() - 1] + 1
+        return None
+
 
 @dataclass
 class Row:
@@ -97,10 +110,10 @@ def locate(
     if last:
         cells.reverse()
     for cell in cells:
-        m = labels.match(cell.folded)
-        if not m or (exclude is not None and exclude.match(cell.folded)):
+        end = cell.match(labels)
+        if end is None or (exclude is not None and cell.match(exclude) is not None):
             continue
-        for text, source in _candidates(doc, cell, m.end()):
+        for text, source in _candidates(doc, cell, end):
             value = parse(text)
             if value is not None:
                 return value, Found(value, cell, source)
@@ -144,7 +157,7 @@ def block_below(doc: Document, cell: Cell, max_rows: int = 6) -> list[Cell]:
         if row.page != cell.page:
             break
         hit = next((c for c in row.cells if abs(c.x0 - cell.x0) < 3 * cell.height), None)
-        if hit is None or hit.y0 - prev.y1 > 1.6 * max(prev.height, 1.0):
+        if hit is None or hit.y0 - prev.y1 > 2.5 * max(prev.height, 1.0):
             break
         out.append(hit)
         prev = hit

@@ -75,11 +75,11 @@ def _party(doc: Document, heading: re.Pattern[str]) -> tuple[str | None, list[st
     """A name and the lines under a heading such as "Bill to:" (name on the heading's line
     after the colon, or the first line under it)."""
     for cell in doc.cells():
-        m = heading.match(cell.folded)
-        if not m:
+        end = cell.match(heading)
+        if end is None:
             continue
         lines = [c.text for c in block_below(doc, cell)]
-        rest = cell.text[m.end() :].strip(" :")
+        rest = cell.text[end:].strip(" :")
         if rest:
             lines.insert(0, rest)
         if lines:
@@ -87,9 +87,10 @@ def _party(doc: Document, heading: re.Pattern[str]) -> tuple[str | None, list[st
     return None, []
 
 
-def _header_name(doc: Document) -> str | None:
-    """The issuer as most documents print it: the largest text near the top of the first
-    page that is not the document's title ("INVOICE") or a label with a value."""
+def _header_name(doc: Document, *, topmost: bool = False) -> str | None:
+    """The issuer as most documents print it: the largest (or, on a receipt, the first) text
+    near the top of the first page that is not the document's title ("INVOICE") or a label
+    with a value."""
     if not doc.rows:
         return None
     first_page = doc.rows[0].page
@@ -107,6 +108,8 @@ def _header_name(doc: Document) -> str | None:
                 or _EMAIL.search(text)
             ):
                 continue
+            if topmost:
+                return text
             if best is None or cell.height > best[0] + 0.5:
                 best = (cell.height, text)
     return best[1] if best else None
@@ -179,7 +182,7 @@ def receipt(doc: Document) -> dict[str, Any]:
     out["discount_amount"] = _first(locate(doc, L.DISCOUNT, _money, last=True))
     out["receipt_id"] = _first(locate(doc, L.RECEIPT_ID, identifier))
     out["transaction_date"] = _transaction_date(doc, currency == "USD")
-    out["merchant_name"] = _header_name(doc)
+    out["merchant_name"] = _header_name(doc, topmost=True)
     _, out["merchant_phone"] = _contact([c.text for c in doc.cells()])
     out["cashier_name"] = _first(locate(doc, L.CASHIER, plain_text))
     out["payment_method"] = _payment(doc.text)
