@@ -57,7 +57,10 @@ def run_engine(domain: str, paths: list[Path]) -> dict[str, Any]:
 def ocr_speed(work: Path, pages: int, repeats: int) -> list[Row]:
     cli = shutil.which("tesseract")
     if cli is None:
-        print("  (OCR row skipped: no `tesseract` CLI; apt-get install tesseract-ocr)", file=sys.stderr)
+        print(
+            "  (OCR row skipped: no `tesseract` CLI; apt-get install tesseract-ocr)",
+            file=sys.stderr,
+        )
         return [(STACK, "OCR pipeline pages/s", "skipped: no tesseract CLI", "")]
     paths = [invoice_sample(i).image(work / f"ocr-{i}.png") for i in range(pages)]
     run_engine("document.markdown", paths[:1])  # load the model once, as a worker has

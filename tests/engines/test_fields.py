@@ -66,7 +66,9 @@ def test_receipt_image_headline_fields(run, tmp_path, seed):
 
 
 def test_a_field_not_printed_is_null(run, tmp_path):
-    no_due = next(s for s in map(invoice_sample, range(50)) if s.expected["invoice_due_date"] is None)
+    no_due = next(
+        s for s in map(invoice_sample, range(50)) if s.expected["invoice_due_date"] is None
+    )
     response = run("document.invoice", no_due.pdf(tmp_path / "a.pdf")).response
     assert response["invoice_due_date"] is None
     # and nothing this generator never prints is made up

@@ -111,7 +111,9 @@ def printed_date(d: date, currency: str, lang: str, style: int) -> str:
         return d.strftime("%m/%d/%Y") if currency == "USD" else d.strftime("%d/%m/%Y")
     month = MONTHS[lang][d.month - 1]
     if lang == "en":
-        return f"{month} {d.day}, {d.year}" if currency == "USD" else f"{d.day} {month[:3]} {d.year}"
+        return (
+            f"{month} {d.day}, {d.year}" if currency == "USD" else f"{d.day} {month[:3]} {d.year}"
+        )
     if lang == "es":
         return f"{d.day} de {month} de {d.year}"
     return f"{d.day}. {month} {d.year}" if lang == "de" else f"{d.day} {month} {d.year}"

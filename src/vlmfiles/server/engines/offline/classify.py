@@ -1,9 +1,9 @@
 """``image.classification``: what can honestly be told about an image without a model.
 
 Four labels, each from measurements printed in the response so a reader can check them:
-``blank`` (next to no variation in brightness), ``document`` (OCR finds text over much of a
-light page), ``screenshot`` (flat areas of few exact colours, often with some text) and
-``photo`` (many colours and fine texture, little text). The confidence is the winning
+``blank`` (next to no variation in brightness), ``document`` (OCR finds text on a light,
+grey, portrait page), ``screenshot`` (flat areas of few exact colours, a screen's aspect,
+some colour, often some text) and ``photo`` (many colours and fine texture, little text). The confidence is the winning
 score's margin over the runner-up, not a calibrated probability.
 """
 
@@ -46,12 +46,17 @@ def classify(image: Image.Image) -> dict[str, Any]:
     text_area = sum((w.x1 - w.x0) * (w.y1 - w.y0) for w in words)
     coverage = text_area / max(1.0, page.width * page.height)
 
+    grey = 1 - _clamp(colourfulness / 15)
+    portrait = 1.0 if height / max(width, 1) >= 1.2 else 0.0  # paper is taller than wide
+    screen = 1.0 if 1.2 <= width / max(height, 1) <= 1.9 else 0.0  # 4:3 to 16:9 and 16:10
     scores = {
         "blank": _clamp(1.0 - spread / 6.0) if not words else 0.0,
-        "document": _clamp(coverage * 4) * 0.6 + light * 0.3 + _clamp(1 - colourfulness / 40) * 0.1,
-        "screenshot": _clamp(top_share * 1.5) * 0.5
-        + _clamp(1 - distinct / 4000) * 0.3
-        + (0.2 if words else 0.0),
+        "document": _clamp(coverage * 15) * 0.35 + light * 0.2 + grey * 0.25 + portrait * 0.2,
+        "screenshot": _clamp(top_share * 1.5) * 0.3
+        + _clamp(1 - distinct / 4000) * 0.2
+        + screen * 0.2
+        + (0.15 if words else 0.0)
+        + (1 - grey) * 0.15,
         "photo": _clamp(distinct / 8000) * 0.5
         + _clamp(colourfulness / 50) * 0.2
         + _clamp(edges / 25) * 0.1
@@ -93,7 +98,7 @@ def _colourfulness(img: Image.Image) -> float:
     s_rg, s_yb = ImageStat.Stat(rg_img), ImageStat.Stat(yb_img)
     std = (s_rg.stddev[0] ** 2 + s_yb.stddev[0] ** 2) ** 0.5
     mean = ((s_rg.mean[0] - 128) ** 2 + (s_yb.mean[0] - 128) ** 2) ** 0.5
-    return std + 0.3 * mean
+    return float(std + 0.3 * mean)
 
 
 def _describe(label: str, w: int, h: int, words: int, light: float, rgb: list[int]) -> str:

@@ -58,7 +58,9 @@ class OfflineEngine:
             response: dict[str, Any] = {"pages": pages}
         else:
             doc = Document(list(reader.pages(inputs, words=True)))
-            response = invoice.invoice(doc) if domain == "document.invoice" else invoice.receipt(doc)
+            response = (
+                invoice.invoice(doc) if domain == "document.invoice" else invoice.receipt(doc)
+            )
         return EngineResult(response, reader.count, reader.element_type, reader.engine_name)
 
     def _classify(self, inputs: Sequence[EngineInput], limits: Limits) -> EngineResult:

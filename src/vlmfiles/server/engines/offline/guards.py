@@ -6,6 +6,7 @@ and raises ``InputRejected`` with a sentence that says what was found and what i
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from pathlib import Path
@@ -56,15 +57,23 @@ def open_image(path: Path, limits: Limits, name: str) -> Image.Image:
             # Pillow's own bomb check warns above its global limit; ours (below) decides.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
-    except Image.DecompressionBombError as e:
-        raise InputRejected(f"{name}: {e}; the limit is {limits.max_pixels:,} pixels") from e
+    except Image.DecompressionBombError as e:  # over twice Pillow's own limit: no size given
+        m = re.search(r"\((\d+) pixels\)", str(e))
+        pixels = f"{int(m.group(1)):,} pixels" if m else "too many pixels"
+        raise InputRejected(
+            f"{name} has {pixels} (from its header); the limit is {limits.max_pixels:,} pixels"
+        ) from e
     except (OSError, SyntaxError, ValueError) as e:
         raise InputRejected(f"{name} is not an image this server can read: {e}") from e
-    check_pixels(img.width, img.height, limits, name)
     try:
+        check_pixels(img.width, img.height, limits, name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.load()
+    except InputRejected:
+        img.close()
+        raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        img.close()
         raise InputRejected(f"{name} is a damaged or truncated image: {e}") from e
     return img

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from vlmrun.hub.schemas.document.invoice import Invoice
@@ -59,7 +60,7 @@ def document_currency(doc: Document, *found: Found | None) -> str | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
-def _date_parser(month_first: bool):
+def _date_parser(month_first: bool) -> Callable[[str], str | None]:
     def parse(text: str) -> str | None:
         d = values.parse_date(text, month_first=month_first)
         return d.isoformat() if d else None

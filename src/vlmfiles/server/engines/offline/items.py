@@ -69,7 +69,9 @@ def invoice_items(doc: Document) -> list[dict[str, Any]]:
     for row in doc.rows[start + 1 :]:
         if row.page != doc.rows[start].page or _is_totals_row(row):
             break
-        item: dict[str, Any] = dict.fromkeys(("description", "quantity", "unit_price", "total_price"))
+        item: dict[str, Any] = dict.fromkeys(
+            ("description", "quantity", "unit_price", "total_price")
+        )
         words = []
         for cell in row.cells:
             number = _number(cell.text)

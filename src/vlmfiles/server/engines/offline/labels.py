@@ -134,6 +134,4 @@ ITEM_QTY = re.compile(r"(?:qty|quantity|menge|anz|qte|quantite|cantidad|cant\.?|
 ITEM_UNIT = re.compile(
     r"(?:unit\s*price|price|rate|preis|einzelpreis|e-preis|prix|precio|p\.\s*u\.?)(?![a-z])"
 )
-ITEM_TOTAL = re.compile(
-    r"(?:amount|total|line\s*total|betrag|gesamt|montant|importe|sum)(?![a-z])"
-)
+ITEM_TOTAL = re.compile(r"(?:amount|total|line\s*total|betrag|gesamt|montant|importe|sum)(?![a-z])")

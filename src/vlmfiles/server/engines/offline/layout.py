@@ -102,7 +102,10 @@ def group_lines(words: Sequence[Word]) -> list[Line]:
             top, bottom = line.y0, line.y1
             band = (bottom - top) * 0.25
             inner = w.height * 0.25
-            if top + band <= mid <= bottom - band or w.y0 + inner <= (top + bottom) / 2 <= w.y1 - inner:
+            if (
+                top + band <= mid <= bottom - band
+                or w.y0 + inner <= (top + bottom) / 2 <= w.y1 - inner
+            ):
                 line.words.append(w)
                 break
         else:

