@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import ctypes
 import re
-from itertools import islice
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import pypdfium2 as pdfium
