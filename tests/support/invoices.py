@@ -275,6 +275,7 @@ def invoice_sample(seed: int) -> Sample:
         "total_amount": total,
         "subtotal": subtotal,
         "tax_amount": tax,
+        "tax_percentage": rate,
         "currency": currency,
         "issuer_name": issuer,
         "customer_name": customer,
