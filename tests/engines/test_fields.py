@@ -104,3 +104,24 @@ def test_invoice_line_items_match_the_printed_table(run, tmp_path):
     items = run("document.invoice", sample.pdf(tmp_path / "i.pdf")).response["items"]
     assert sum(i["total_price"] for i in items) == pytest.approx(sample.expected["subtotal"])
     assert all(i["quantity"] and i["unit_price"] and i["description"] for i in items)
+
+
+def test_transparent_png_and_sideways_phone_photo_are_read(run, tmp_path):
+    """A transparent background is laid on white (not black), and EXIF orientation applied."""
+    from PIL import Image
+
+    sample = invoice_sample(0)
+    page = Image.open(sample.image(tmp_path / "plain.png")).convert("L")
+    clear = Image.new("LA", page.size, (0, 0))
+    clear.putalpha(page.point(lambda v: 255 - v))  # black text on a fully transparent page
+    clear.save(tmp_path / "clear.png")
+    got = run("document.invoice", tmp_path / "clear.png").response
+    assert got["total_amount"] == sample.expected["total_amount"]
+
+    sideways = page.convert("RGB").rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view": how phones store a portrait shot
+    sideways.save(tmp_path / "phone.jpg", quality=90, exif=exif)
+    result = run("document.invoice", tmp_path / "phone.jpg")
+    assert result.response["invoice_id"] == sample.expected["invoice_id"]
+    assert (result.elements, result.element_type) == (1, "image")

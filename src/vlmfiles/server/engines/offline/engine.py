@@ -8,7 +8,7 @@ image through OCR. ``Limits.deadline`` is checked between pages.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ..base import EngineInput, EngineResult, InputRejected, Limits
 from . import classify, guards, invoice, markdown, ocr, pdf
@@ -87,7 +87,7 @@ class _Reader:
         self.limits, self.selected = limits, selected
         self.count = 0
         self.sources: set[str] = set()
-        self.element_type: Any = "page"
+        self.element_type: Literal["page", "image"] = "image"
 
     @property
     def engine_name(self) -> str:
@@ -103,7 +103,6 @@ class _Reader:
                 guards.check_deadline(self.limits, f"before {item.name}")
                 with guards.open_image(item.path, self.limits, item.name) as img:
                     page = ocr.read(img, self.count + 1)
-                self.element_type = "image" if len(inputs) > 1 or self.count == 0 else "page"
                 yield self._seen(page)
             else:
                 raise InputRejected(
@@ -112,6 +111,7 @@ class _Reader:
                 )
 
     def _pdf(self, item: EngineInput, words: bool) -> Iterator[Page]:
+        self.element_type = "page"  # usage counts pages when any input is a PDF, else images
         doc = pdf.open_pdf(item.path, self.limits, item.name)
         try:
             for read in pdf.pages(doc, self.limits, item.name, words=words, selected=self.selected):
@@ -120,7 +120,7 @@ class _Reader:
                     yield self._seen(read.page)
                 else:
                     assert read.image is not None
-                    page = ocr.read(read.image, read.number)
+                    page = ocr.read(read.image, read.number, read.dpi)
                     read.image.close()
                     yield self._seen(page)
         finally:

@@ -32,6 +32,7 @@ class PdfPage:
     number: int
     page: Page | None
     image: Image.Image | None
+    dpi: float = 0.0  # the rendering's resolution, for OCR
 
 
 def open_pdf(path: Path, limits: Limits, name: str) -> pdfium.PdfDocument:
@@ -72,12 +73,13 @@ def pages(
                 read.number = index + 1
                 yield PdfPage(index + 1, read, None)
             else:
-                yield PdfPage(index + 1, None, _render(page, limits, f"{name} page {index + 1}"))
+                image, dpi = _render(page, limits, f"{name} page {index + 1}")
+                yield PdfPage(index + 1, None, image, dpi)
         finally:
             page.close()
 
 
-def _render(page: pdfium.PdfPage, limits: Limits, what: str) -> Image.Image:
+def _render(page: pdfium.PdfPage, limits: Limits, what: str) -> tuple[Image.Image, float]:
     scale = OCR_DPI / 72
     width, height = page.get_size()
     w, h = int(width * scale), int(height * scale)
@@ -88,7 +90,7 @@ def _render(page: pdfium.PdfPage, limits: Limits, what: str) -> Image.Image:
     bitmap = page.render(scale=scale, grayscale=True)
     try:
         image: Image.Image = bitmap.to_pil().copy()  # the bitmap's buffer goes with close()
-        return image
+        return image, 72 * scale
     finally:
         bitmap.close()
 
