@@ -13,7 +13,8 @@ import re
 from .layout import Line, Page
 
 # "¢" and "«" are how tesseract's English model often reads a printed bullet
-_BULLET = re.compile(r"^(?:[•◦▪▸►‣⁃●○■□–—*¢«-])\s+")
+_BULLET_CHARS = "•◦▪▸►‣⁃●○■□–—*¢«-"
+_BULLET = re.compile(rf"^(?:[{_BULLET_CHARS}])\s+")
 _NUMBERED = re.compile(r"^(\d{1,3})[.)]\s+")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 
@@ -35,7 +36,7 @@ def _heading_level(text: str, size: float, body: float) -> int:
         return 1
     if ratio >= 1.4:
         return 2
-    if ratio >= 1.2:
+    if ratio >= 1.2:  # (page_markdown checks this bound first: most lines stop there)
         return 3
     return 0
 
@@ -53,6 +54,7 @@ def page_markdown(page: Page) -> str:
     facts = [_facts(line) for line in page.lines]  # (text has no NUL: see _escape_start)
     sizes = sorted(f[4] for f in facts if f[4] > 0)  # 0: not looked up (see pdf._lines)
     body = sizes[len(sizes) // 2] if sizes else 0.0
+    heading_size = body * 1.2 if body > 0 else float("inf")
     blocks: list[list[str]] = []  # paragraphs, headings and lists, joined by blank lines
     kind = ""
     prev_bottom, prev_height, prev_block = 0.0, 0.0, -1
@@ -64,16 +66,17 @@ def page_markdown(page: Page) -> str:
         gap = first or block != prev_block or space > 0.9 * max(prev_height, 1.0)
         near = not first and space < 1.5 * max(prev_height, 1.0)
         prev_bottom, prev_height, prev_block = bottom, height, block
-        if level := _heading_level(text, size, body):
+        if size > heading_size and (level := _heading_level(text, size, body)):
             blocks.append(["#" * level + " " + _escape_start(text)])
             kind = "heading"
             continue
-        if m := _BULLET.match(text):
+        lead = text[0]
+        if lead in _BULLET_CHARS and (m := _BULLET.match(text)):
             item, new_kind = "- " + _escape_start(text[m.end() :]), "list"
-        elif m := _NUMBERED.match(text):
+        elif lead.isdigit() and (m := _NUMBERED.match(text)):
             item, new_kind = f"{m.group(1)}. " + _escape_start(text[m.end() :]), "list"
         else:
-            item, new_kind = _escape_start(text), "text"
+            item, new_kind = ("\x00" + text if lead == "#" else text), "text"
         if new_kind == kind == "list" and near:  # list items stay one list across blocks
             blocks[-1].append(item)
         elif gap or kind != new_kind or kind == "heading":
