@@ -15,6 +15,8 @@ from . import classify, guards, invoice, markdown, ocr, pdf
 from .fields import Document
 from .layout import Page
 
+FIELD_END_PAGES = 10  # invoice/receipt fields: at most this many pages from each end
+
 DOMAINS = {
     "document.markdown": "The document's text as markdown, page by page, in reading order",
     "document.invoice": "Invoice fields (vlmrun-hub schema) located from the words and their positions",
@@ -113,8 +115,14 @@ class _Reader:
     def _pdf(self, item: EngineInput, words: bool) -> Iterator[Page]:
         self.element_type = "page"  # usage counts pages when any input is a PDF, else images
         doc = pdf.open_pdf(item.path, self.limits, item.name)
+        selected = self.selected
+        if words and selected is None and len(doc) > 2 * FIELD_END_PAGES:
+            # Fields keep every word of every page read: a long document's first and last
+            # pages hold its parties, numbers and totals, and memory stays bounded.
+            count = len(doc)
+            selected = [*range(FIELD_END_PAGES), *range(count - FIELD_END_PAGES, count)]
         try:
-            for read in pdf.pages(doc, self.limits, item.name, words=words, selected=self.selected):
+            for read in pdf.pages(doc, self.limits, item.name, words=words, selected=selected):
                 guards.check_deadline(self.limits, f"at page {read.number} of {item.name}")
                 if read.page is not None:
                     yield self._seen(read.page)
