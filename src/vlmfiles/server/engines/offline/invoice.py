@@ -36,6 +36,15 @@ _CARD_TYPES = {
 }
 
 
+# Any cell that is a label is not a name ("Total", "Bill To").
+_LABELS = (
+    L.INVOICE_ID, L.RECEIPT_ID, L.ORDER_ID, L.CUSTOMER_ID, L.ISSUE_DATE, L.DUE_DATE, L.TOTAL,
+    L.AMOUNT_DUE, L.SUBTOTAL, L.TAX, L.DISCOUNT, L.SHIPPING, L.TIP, L.AMOUNT_PAID, L.BILL_TO,
+    L.FROM, L.PHONE, L.VAT_ID, L.CASHIER, L.ITEM_DESCRIPTION, L.ITEM_QTY, L.ITEM_UNIT,
+    L.ITEM_TOTAL,
+)  # fmt: skip
+
+
 def empty(model: type[Any]) -> dict[str, Any]:
     return dict.fromkeys(model.model_fields)
 
@@ -88,7 +97,9 @@ def _party(doc: Document, heading: re.Pattern[str]) -> tuple[str | None, list[st
     return None, []
 
 
-def _header_name(doc: Document, *, topmost: bool = False) -> str | None:
+def _header_name(
+    doc: Document, *, topmost: bool = False, skip: frozenset[str] = frozenset()
+) -> str | None:
     """The issuer as most documents print it: the largest (or, on a receipt, the first) text
     near the top of the first page that is not the document's title ("INVOICE") or a label
     with a value."""
@@ -107,6 +118,8 @@ def _header_name(doc: Document, *, topmost: bool = False) -> str | None:
                 or any(ch.isdigit() for ch in text)
                 or ":" in text
                 or _EMAIL.search(text)
+                or text in skip
+                or any(cell.match(label) is not None for label in _LABELS)
             ):
                 continue
             if topmost:
@@ -152,7 +165,9 @@ def invoice(doc: Document) -> dict[str, Any]:
     out["customer_name"] = customer
     out["customer_email"], out["customer_phone"] = _contact(customer_lines)
     issuer, issuer_lines = _party(doc, L.FROM)
-    out["issuer_name"] = issuer or _header_name(doc)
+    # the customer's block is never the issuer, however large it is printed
+    named = frozenset(filter(None, [customer, *customer_lines]))
+    out["issuer_name"] = issuer or _header_name(doc, skip=named)
     customer_set = set(customer_lines)
     others = [c.text for c in doc.cells() if c.text not in customer_set]
     email, phone = _contact(issuer_lines or others)
@@ -217,7 +232,10 @@ def _payment(text: str) -> dict[str, Any] | None:
     card_type = next((v for k, v in _CARD_TYPES.items() if k in folded), None)
     last4 = _CARD_LAST4.search(text)
     if card_type or last4 or re.search(r"\b(?:card|karte|carte|tarjeta|debit|credit)\b", folded):
-        kind = "debit card" if "debit" in folded else "credit card"
+        # a brand does not say credit or debit: only a printed word does
+        kind = (
+            "debit card" if "debit" in folded else "credit card" if "credit" in folded else "card"
+        )
         return {
             "type": kind,
             "card_last_4": last4.group(1) if last4 else None,
