@@ -21,6 +21,7 @@ from ..base import JobTimeout
 from .layout import Line, Page, Word
 
 _local = threading.local()
+UNSTATED_DPI = 300.0  # what a page scan usually is; tesseract's own guess merged columns
 MIN_CONFIDENCE = 30.0  # tesseract's confidence (0-100) under which a "word" is mostly noise
 
 
@@ -57,14 +58,14 @@ def read(
     """OCR one image into a Page: tesseract's own lines, in its reading order (blocks).
 
     ``dpi``: known for a rendered page; else the image's own if it states a scan's (72 and
-    96 are screen defaults that say nothing), else tesseract estimates it from the text.
+    96 are screen defaults that say nothing), else ``UNSTATED_DPI``.
     The pixels go in raw (``SetImageBytes``): ``SetImage`` re-encodes through a file format
     whose resolution header then differs from image to image, and so did the layout found.
     """
     image = flatten(image)
     if dpi is None:
         stated = image.info.get("dpi", (0, 0))[0]
-        dpi = float(stated) if 100 <= float(stated or 0) <= 1200 else None
+        dpi = float(stated) if 100 <= float(stated or 0) <= 1200 else UNSTATED_DPI
     channels = 1 if image.mode == "L" else 3
     t = api()
     t.SetImageBytes(image.tobytes(), image.width, image.height, channels, image.width * channels)
