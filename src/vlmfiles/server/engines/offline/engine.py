@@ -8,9 +8,9 @@ image through OCR. ``Limits.deadline`` is checked between pages.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..base import EngineInput, EngineResult, InputRejected, Limits
+from ..base import Engine, EngineInput, EngineResult, InputRejected, Limits
 from . import classify, guards, invoice, markdown, ocr, pdf
 from .fields import Document
 from .layout import Page
@@ -138,3 +138,7 @@ class _Reader:
         self.count += 1
         self.sources.add(page.source)
         return page
+
+
+if TYPE_CHECKING:  # mypy checks that the class meets the protocol the pipeline calls
+    _engine: Engine = OfflineEngine()

