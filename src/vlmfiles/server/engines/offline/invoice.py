@@ -49,12 +49,17 @@ def empty(model: type[Any]) -> dict[str, Any]:
     return dict.fromkeys(model.model_fields)
 
 
-def _money(text: str) -> float | None:
-    """An amount in a value cell, percentages ("VAT (20%)") left out."""
-    text = _PERCENT.sub(" ", text)
-    if not re.search(r"\d", text):
-        return None
-    return values.amount(text)
+def _money_parser(doc: Document) -> Callable[[str], float | None]:
+    """Amounts in value cells, read with the document's decimal separator, percentages
+    ("VAT (20%)") left out."""
+
+    def money(text: str) -> float | None:
+        text = _PERCENT.sub(" ", text)
+        if not re.search(r"\d", text):
+            return None
+        return values.amount(text, doc.decimal_comma)
+
+    return money
 
 
 def document_currency(doc: Document, *found: Found | None) -> str | None:
@@ -138,8 +143,9 @@ def _contact(cells: list[str]) -> tuple[str | None, str | None]:
 
 def invoice(doc: Document) -> dict[str, Any]:
     out = empty(Invoice)
-    total = locate(doc, L.TOTAL, _money, last=True, exclude=L.NOT_TOTAL)
-    due = locate(doc, L.AMOUNT_DUE, _money, last=True)
+    money = _money_parser(doc)
+    total = locate(doc, L.TOTAL, money, last=True, exclude=L.NOT_TOTAL)
+    due = locate(doc, L.AMOUNT_DUE, money, last=True)
     if total is None:
         total = due
     currency = document_currency(doc, total[1] if total else None)
@@ -152,14 +158,14 @@ def invoice(doc: Document) -> dict[str, Any]:
     out["invoice_due_date"] = _first(locate(doc, L.DUE_DATE, _date_parser(month_first)))
     out["total_amount"] = _first(total)
     out["balance_due"] = _first(due) if due is not None and due is not total else None
-    out["subtotal"] = _first(locate(doc, L.SUBTOTAL, _money, last=True))
-    tax = locate(doc, L.TAX, _money, last=True, exclude=L.NOT_TAX)
+    out["subtotal"] = _first(locate(doc, L.SUBTOTAL, money, last=True))
+    tax = locate(doc, L.TAX, money, last=True, exclude=L.NOT_TAX)
     out["tax_amount"] = _first(tax)
     if tax is not None:
         out["tax_percentage"] = values.percentage(doc.rows[tax[1].label.row].text)
-    out["discount_amount"] = _first(locate(doc, L.DISCOUNT, _money, last=True))
-    out["shipping_cost"] = _first(locate(doc, L.SHIPPING, _money, last=True))
-    out["amount_paid"] = _first(locate(doc, L.AMOUNT_PAID, _money, last=True))
+    out["discount_amount"] = _first(locate(doc, L.DISCOUNT, money, last=True))
+    out["shipping_cost"] = _first(locate(doc, L.SHIPPING, money, last=True))
+    out["amount_paid"] = _first(locate(doc, L.AMOUNT_PAID, money, last=True))
 
     customer, customer_lines = _party(doc, L.BILL_TO)
     out["customer_name"] = customer
@@ -188,14 +194,15 @@ def plain_phone(text: str) -> str | None:
 
 def receipt(doc: Document) -> dict[str, Any]:
     out = empty(Receipt)
-    total = locate(doc, L.TOTAL, _money, last=True, exclude=L.NOT_TOTAL)
+    money = _money_parser(doc)
+    total = locate(doc, L.TOTAL, money, last=True, exclude=L.NOT_TOTAL)
     currency = document_currency(doc, total[1] if total else None)
     out["currency"] = currency
     out["total"] = _first(total)
-    out["subtotal"] = _first(locate(doc, L.SUBTOTAL, _money, last=True))
-    out["tax"] = _first(locate(doc, L.TAX, _money, last=True, exclude=L.NOT_TAX))
-    out["tip_amount"] = _first(locate(doc, L.TIP, _money, last=True))
-    out["discount_amount"] = _first(locate(doc, L.DISCOUNT, _money, last=True))
+    out["subtotal"] = _first(locate(doc, L.SUBTOTAL, money, last=True))
+    out["tax"] = _first(locate(doc, L.TAX, money, last=True, exclude=L.NOT_TAX))
+    out["tip_amount"] = _first(locate(doc, L.TIP, money, last=True))
+    out["discount_amount"] = _first(locate(doc, L.DISCOUNT, money, last=True))
     out["receipt_id"] = _first(locate(doc, L.RECEIPT_ID, identifier))
     out["transaction_date"] = _transaction_date(doc, currency == "USD")
     out["merchant_name"] = _header_name(doc, topmost=True)
