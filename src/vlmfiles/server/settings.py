@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     max_json_document_size: int = Field(
         64 * MiB,
         gt=0,
-        description="Largest single JSON document (not JSONL) validated for purpose fine-tune.",
+        description="Largest single JSON value accepted for purpose fine-tune: a whole JSON "
+        "document, or one line of JSONL. Bounds the memory validating an upload takes.",
     )
     url_expiry_seconds: int = Field(
         24 * 3600, gt=0, description="Lifetime of the signed download URL in a FileResponse."
