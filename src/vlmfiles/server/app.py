@@ -22,6 +22,7 @@ from .metadata.store import MetadataStore
 from .middleware import ApiMiddleware
 from .responses import JSONResponse
 from .routes.files import router, upload_route
+from .redact import install as redact_log_records
 from .security import UrlSigner, load_or_create_secret
 from .service import FileService
 from .settings import Settings
@@ -112,6 +113,8 @@ class FilesApi(FastAPI):
 
 
 def create_app(settings: Settings) -> FastAPI:
+    redact_log_records()  # no signed URL in any log line (each worker builds its app)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return_large_buffers_to_the_os()  # here: each worker process is its own allocator
