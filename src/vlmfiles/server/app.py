@@ -20,9 +20,9 @@ from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import MetadataStore
 from .middleware import ApiMiddleware
+from .redact import install as redact_log_records
 from .responses import JSONResponse
 from .routes.files import router, upload_route
-from .redact import install as redact_log_records
 from .security import UrlSigner, load_or_create_secret
 from .service import FileService
 from .settings import Settings
