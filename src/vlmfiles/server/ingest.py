@@ -36,6 +36,7 @@ BATCH = 1024 * 1024
 MAX_PARTS = 8
 MAX_FIELD_BYTES = 1024
 MAX_PREAMBLE = 64 * 1024  # bytes the parser may see before the file part begins
+MAX_EPILOGUE = 64 * 1024  # bytes ignored after the closing boundary
 
 
 @dataclass
@@ -446,6 +447,20 @@ def multipart_boundary(content_type: str | None) -> bytes:
     return boundary
 
 
+async def _skip_epilogue(stream: AsyncIterator[bytes]) -> None:
+    """Read what follows the closing boundary (RFC 2046 lets it be ignored) up to
+    ``MAX_EPILOGUE`` bytes: answering with it unread in the socket would reset the
+    connection, and the client would never see the answer."""
+    left = MAX_EPILOGUE  # beyond what came in the chunk with the boundary (the parser skips it)
+    async for chunk in stream:
+        left -= len(chunk)
+        if left < 0:
+            raise BadRequest(
+                f"More than {MAX_EPILOGUE} bytes follow the multipart body's closing "
+                "boundary; send nothing after it."
+            )
+
+
 async def ingest_multipart(
     stream: AsyncIterator[bytes],
     content_type: str | None,
@@ -494,6 +509,7 @@ async def ingest_multipart(
                 await sink.flush()
             if state.ended:
                 break
+        await _skip_epilogue(stream)
         if not state.file_seen:
             raise BadRequest("The multipart body has no part named 'file'.")
         if not state.ended or not state.file_done:
