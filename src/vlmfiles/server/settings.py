@@ -33,11 +33,32 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port to listen on.")
     workers: int = Field(1, ge=1, description="Server processes on this machine.")
     max_connections: int | None = Field(
-        None,
+        512,
         ge=1,
         description="Concurrent connections a process serves; past it, new requests get 503 "
-        "(uvicorn's limit_concurrency). Bounds memory: each upload in flight holds up to "
-        "~5 MiB. Default: no limit.",
+        "in the error shape, with Retry-After (uvicorn's limit_concurrency). Bounds memory "
+        "(each upload in flight holds up to ~5 MiB) and file descriptors.",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request line and headers together, in bytes; past it, 431 "
+        "(counted as the bytes arrive, before parsing ends).",
+    )
+    max_header_count: int = Field(
+        100, ge=10, description="Most header fields a request may have; past it, 431."
+    )
+    header_timeout_seconds: float = Field(
+        20,
+        gt=0,
+        description="Time a request's headers may take to arrive, from their first byte; "
+        "past it, 408 and the connection closed (slow-header clients hold no connection).",
+    )
+    idle_timeout_seconds: int = Field(
+        5,
+        gt=0,
+        description="Time a connection may stay open without a request, new or kept alive "
+        "after a response (uvicorn's timeout_keep_alive); then it is closed.",
     )
     data_dir: Path = Field(
         Path("vlmfiles-data"),
