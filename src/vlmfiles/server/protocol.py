@@ -7,7 +7,8 @@ and none while headers arrive, and answers past ``limit_concurrency`` and bad re
 plain text. Here, per connection:
 
 - request line and headers over ``max_header_bytes``, or more than ``max_header_count``
-  fields: 431, counted as the bytes arrive (before parsing finishes);
+  fields: 431, judged once they are parsed, and counted as they arrive when they take more
+  than one read (so httptools never gathers more than a read past the limit);
 - headers not complete ``header_timeout_seconds`` after their first byte: 408;
 - no request on a new or kept-alive connection for ``idle_timeout_seconds``: closed quietly
   (uvicorn's keep-alive timer, armed on a new connection too);
@@ -92,9 +93,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # uvicorn's check answers in plain text: ours runs instead (on_headers_complete).
         self.max_connections, self.limit_concurrency = self.limit_concurrency, None
         self.in_headers = False
-        self.header_bytes = 0  # parsed so far: request line and complete fields
         self.raw_header_bytes = 0  # received while the headers were incomplete
-        self.header_count = 0
         self.header_timer: Any = None
         self.lingering = -1  # bytes still to drop after a refusal; -1: not refused
 
@@ -119,10 +118,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self.transport.close()
             return
         self._unset_keepalive_if_required()
-        if self.header_timer is None and (self.cycle is None or self.cycle.response_complete):
-            self.header_timer = self.loop.call_later(
-                self.limits.header_timeout, self._header_timeout
-            )
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -138,10 +133,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 self.send_400_response(f"Invalid HTTP request: {exc}.")
             return
+        # Headers that arrive in one chunk (nearly all) were judged in on_headers_complete,
+        # and cost no timer; these are still arriving.
         if self.in_headers:  # every byte of this chunk belongs to the headers
             self.raw_header_bytes += len(data)  # a field httptools still gathers counts too
             if self.raw_header_bytes > self.limits.max_header_bytes:
                 self._refuse(self._too_large())
+                return
+        elif self.cycle is not None and not self.cycle.response_complete:
+            return  # a request in progress: a body, or pipelined requests
+        if self.header_timer is None:  # headers on the way, or blank lines: on the clock
+            self.header_timer = self.loop.call_later(
+                self.limits.header_timeout, self._header_timeout
+            )
 
     def send_400_response(self, msg: str) -> None:
         self.logger.warning(msg)
@@ -198,28 +202,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.in_headers = True
-        self.header_bytes = self.raw_header_bytes = self.header_count = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url), 0)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4, 1)
-        super().on_header(name, value)
-
-    def _count(self, size: int, fields: int) -> None:
-        self.header_bytes += size
-        self.header_count += fields
-        if (
-            self.header_bytes > self.limits.max_header_bytes
-            or self.header_count > self.limits.max_header_count
-        ):
-            raise _Refused(self._too_large())
+        self.raw_header_bytes = 0
 
     def on_headers_complete(self) -> None:
         self.in_headers = False
         self._stop_header_timer()
+        if len(self.headers) > self.limits.max_header_count or (
+            len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
+            > self.limits.max_header_bytes
+        ):
+            raise _Refused(self._too_large())
         limit = self.max_connections
         if limit is None or (len(self.connections) < limit and len(self.tasks) < limit):
             super().on_headers_complete()
