@@ -17,6 +17,7 @@ LIMITS = {
     "VLMFILES_MAX_HEADER_COUNT": "20",
     "VLMFILES_HEADER_TIMEOUT_SECONDS": "1",
     "VLMFILES_IDLE_TIMEOUT_SECONDS": "1",
+    "VLMFILES_BODY_TIMEOUT_SECONDS": "3",
     "VLMFILES_MAX_CONNECTIONS": "4",
 }
 
@@ -94,6 +95,22 @@ def test_idle_connections_are_closed(limited):
         assert answer.startswith(b"HTTP/1.1 200")
         assert fresh.recv(1) == b""  # closed by the server, nothing sent
         assert kept.recv(1) == b""
+
+
+def test_a_body_that_stops_gets_408_and_nothing_is_stored(limited):
+    with _connect(limited) as s:
+        s.sendall(
+            b"POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + limited.api_key.encode()
+            + b"\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; "
+            b'name="file"; filename="a"\r\n\r\n' + b"x" * 2000
+        )  # and then nothing
+        status, _, body = _answer(s)
+    assert status == 408 and "body_timeout_seconds" in _error(body)
+    assert limited.settled_staging() == []
+    with limited.client() as c:
+        assert c.get("/files").json() == []
 
 
 def test_a_request_that_does_not_parse_gets_400_in_the_error_shape(limited):

@@ -12,6 +12,9 @@ plain text. Here, per connection:
 - headers not complete ``header_timeout_seconds`` after their first byte: 408;
 - no request on a new or kept-alive connection for ``idle_timeout_seconds``: closed quietly
   (uvicorn's keep-alive timer, armed on a new connection too);
+- no byte of a request's body for ``body_timeout_seconds`` while the server waits for one
+  (not while it has stopped reading to let the app catch up): 408 if nothing was answered
+  yet, and closed; the app sees a disconnect, and the upload is discarded;
 - past ``max_connections``, and a request that does not parse: 503 / 400;
 
 every answer in the API's one error shape, then the connection closed after a short
@@ -23,10 +26,12 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from typing import Any, NamedTuple
 
 import httptools
 import orjson
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .settings import load_settings
@@ -39,13 +44,16 @@ class Limits(NamedTuple):
     max_header_bytes: int
     max_header_count: int
     header_timeout: float
+    body_timeout: float
 
 
 @functools.cache
 def _limits() -> Limits:
     # Read once per process: each uvicorn worker builds its settings from the environment.
     s = load_settings()
-    return Limits(s.max_header_bytes, s.max_header_count, s.header_timeout_seconds)
+    return Limits(
+        s.max_header_bytes, s.max_header_count, s.header_timeout_seconds, s.body_timeout_seconds
+    )
 
 
 def _error(type_: str, message: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
@@ -86,6 +94,18 @@ class _Refused(Exception):
         self.response = response
 
 
+class _Flow(FlowControl):
+    """uvicorn's flow control, noting when reading resumed: a client is not idle while
+    the server was not reading from it."""
+
+    resumed_at = 0.0
+
+    def resume_reading(self) -> None:
+        if self.read_paused:
+            self.resumed_at = time.monotonic()
+        super().resume_reading()
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -95,12 +115,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.in_headers = False
         self.raw_header_bytes = 0  # received while the headers were incomplete
         self.header_timer: Any = None
+        self.body_timer: Any = None
+        self.last_read = 0.0
         self.lingering = -1  # bytes still to drop after a refusal; -1: not refused
 
     # Connection ----------------------------------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
+        self.flow = _Flow(transport)
         # A connection that never sends a request is idle too (uvicorn arms this timer only
         # after a response).
         self.timeout_keep_alive_task = self.loop.call_later(
@@ -109,6 +132,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_header_timer()
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -141,7 +167,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(self._too_large())
                 return
         elif self.cycle is not None and not self.cycle.response_complete:
-            return  # a request in progress: a body, or pipelined requests
+            # A request in progress: a body still to come is on the clock. One that came
+            # with its headers (a small upload) costs no timer.
+            if self.cycle.more_body:
+                self.last_read = time.monotonic()
+                if self.body_timer is None:
+                    self.body_timer = self.loop.call_later(
+                        self.limits.body_timeout, self._body_timeout
+                    )
+            return
         if self.header_timer is None:  # headers on the way, or blank lines: on the clock
             self.header_timer = self.loop.call_later(
                 self.limits.header_timeout, self._header_timeout
@@ -187,6 +221,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 "s (header_timeout_seconds); send them at once.",
             )
         )
+
+    def _body_timeout(self) -> None:
+        self.body_timer = None
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body or cycle.response_complete:
+            return
+        if self.transport.is_closing():
+            return
+        now = time.monotonic()
+        waited = now - max(self.last_read, self.flow.resumed_at)  # type: ignore[attr-defined]
+        if self.flow.read_paused or waited < self.limits.body_timeout:
+            left = self.limits.body_timeout - (0 if self.flow.read_paused else waited)
+            self.body_timer = self.loop.call_later(left, self._body_timeout)
+            return
+        if not cycle.response_started:
+            message = (
+                f"No byte of the request's body arrived for {self.limits.body_timeout:g} s "
+                "(body_timeout_seconds); nothing was stored."
+            )
+            self.transport.write(error_bytes(408, "invalid_request_error", message))
+        self.transport.close()
 
     # Parser callbacks ----------------------------------------------------------------
 

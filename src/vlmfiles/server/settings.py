@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="Time a request's headers may take to arrive, from their first byte; "
         "past it, 408 and the connection closed (slow-header clients hold no connection).",
     )
+    body_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        description="Time a request's body may go without sending a byte while the server "
+        "waits for one; past it, 408 and the connection closed (the upload is discarded).",
+    )
     idle_timeout_seconds: int = Field(
         5,
         gt=0,
