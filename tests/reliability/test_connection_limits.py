@@ -120,6 +120,21 @@ def test_a_request_that_does_not_parse_gets_400_in_the_error_shape(limited):
     assert status == 400 and "Invalid HTTP request" in _error(body)
 
 
+def test_a_body_that_stops_parsing_mid_upload_gets_400_and_nothing_is_stored(limited):
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n' + b"x" * 500
+    with _connect(limited) as s:
+        s.sendall(
+            b"POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + limited.api_key.encode()
+            + b"\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(part) + part + b"\r\n"
+        )
+        s.sendall(b"not a chunk size\r\n")
+        status, _, body = _answer(s)
+    assert status == 400 and "Invalid HTTP request" in _error(body)
+    assert limited.settled_staging() == []
+
+
 def test_past_max_connections_the_503_is_in_the_error_shape(limited):
     held = []
     try:

@@ -192,6 +192,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.in_headers = False
         if self.transport.is_closing():
             return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # the request in progress ends now; its app stops
+            cycle.message_event.set()
         self.transport.write(response)
         self.lingering = LINGER_BYTES
         if self.transport.can_write_eof():
