@@ -66,11 +66,15 @@ def api(server: ServerProcess) -> Iterator[httpx.Client]:
 
 
 SMALL_LIMIT = 1024 * 1024
+SMALL_JSON_LIMIT = 64 * 1024  # small_server's max_json_document_size
 
 
 @pytest.fixture(scope="session", params=STACKS)
 def small_server(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server per stack whose file size limit is SMALL_LIMIT (1 MiB), for 413 tests."""
-    yield from _start(
-        request, tmp_path_factory, "small", {"VLMFILES_MAX_FILE_SIZE": str(SMALL_LIMIT)}
-    )
+    """A server per stack whose file size limit is SMALL_LIMIT (1 MiB), for 413 tests, and
+    largest JSON value SMALL_JSON_LIMIT."""
+    env = {
+        "VLMFILES_MAX_FILE_SIZE": str(SMALL_LIMIT),
+        "VLMFILES_MAX_JSON_DOCUMENT_SIZE": str(SMALL_JSON_LIMIT),
+    }
+    yield from _start(request, tmp_path_factory, "small", env)

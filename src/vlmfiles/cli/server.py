@@ -142,7 +142,9 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         loop="vlmfiles.server.loop:Loop",  # uvloop, taking every waiting connection
+        http="vlmfiles.server.protocol:GuardedHttpToolsProtocol",  # header limits, timeouts
         limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.idle_timeout_seconds,
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,

@@ -20,6 +20,7 @@ from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import MetadataStore
 from .middleware import ApiMiddleware
+from .redact import install as redact_log_records
 from .responses import JSONResponse
 from .routes.files import router, upload_route
 from .security import UrlSigner, load_or_create_secret
@@ -112,6 +113,8 @@ class FilesApi(FastAPI):
 
 
 def create_app(settings: Settings) -> FastAPI:
+    redact_log_records()  # no signed URL in any log line (each worker builds its app)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return_large_buffers_to_the_os()  # here: each worker process is its own allocator

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import quote
 
 import anyio
@@ -74,17 +75,38 @@ async def _primed(body: Iterator[bytes]) -> Iterator[bytes]:
     return chain()
 
 
+def not_modified(request: Request, etag: str, modified_s: int) -> bool:
+    """RFC 9110 13.2.2: ``If-None-Match`` (weak comparison, ``*``) decides when present,
+    else ``If-Modified-Since``; both before any ``Range``, as S3 and CDNs do."""
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+        return "*" in tags or etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims is None:
+        return False
+    try:
+        since = parsedate_to_datetime(ims)
+    except (TypeError, ValueError):
+        return False  # an invalid date is ignored (RFC 9110 13.1.3)
+    if since.tzinfo is None:
+        return False
+    return modified_s <= since.timestamp()
+
+
 async def file_response(request: Request, service: FileService, rec: FileRecord) -> Response:
     etag = f'"{rec.sha256}"'
+    modified_s = rec.created_us // 1_000_000  # a file's bytes never change after upload
     headers = {
         "ETag": etag,
+        "Last-Modified": formatdate(modified_s, usegmt=True),
         "Accept-Ranges": "bytes",
         "Content-Disposition": content_disposition(rec),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "Cache-Control": "private, max-age=0, must-revalidate",
     }
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if not_modified(request, etag, modified_s):
         return Response(status_code=304, headers=headers)
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")
@@ -95,16 +117,17 @@ async def file_response(request: Request, service: FileService, rec: FileRecord)
     except RangeNotSatisfiable as exc:
         exc.headers = {"Content-Range": f"bytes */{rec.bytes}"}
         raise
+    start, end = byte_range or (0, rec.bytes)
+    headers["Content-Length"] = str(end - start)
+    status = 200 if byte_range is None else 206
+    if byte_range is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{rec.bytes}"
+    if request.method == "HEAD":  # the same headers, and no byte read
+        return Response(status_code=status, media_type=rec.content_type, headers=headers)
     if byte_range is None:
         body = await service.content(rec, 0, None, verify=True)
-        headers["Content-Length"] = str(rec.bytes)
-        status = 200
     else:
-        start, end = byte_range
         body = await service.content(rec, start, end, verify=False)
-        headers["Content-Length"] = str(end - start)
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{rec.bytes}"
-        status = 206
     if isinstance(body, bytes):  # a small file, from the database
         return Response(body, status_code=status, media_type=rec.content_type, headers=headers)
     stream = await _primed(body)

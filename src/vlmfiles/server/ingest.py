@@ -28,13 +28,15 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .errors import BadRequest, PayloadTooLarge
-from .sniff import SNIFF_BYTES, JsonValidator
+from .jsoncheck import JsonValidator
+from .sniff import SNIFF_BYTES
 from .storage import BlobStore, BlobWriter, is_hex_digest
 
 BATCH = 1024 * 1024
 MAX_PARTS = 8
 MAX_FIELD_BYTES = 1024
 MAX_PREAMBLE = 64 * 1024  # bytes the parser may see before the file part begins
+MAX_EPILOGUE = 64 * 1024  # bytes ignored after the closing boundary
 
 
 @dataclass
@@ -50,7 +52,15 @@ class Staged:
     head: bytes
     filename: str | None
     fields: dict[str, str]
-    json_type: str | None  # set when a JsonValidator ran: the validated JSON type
+    validator: JsonValidator | None  # fed every byte: the fine-tune verdict, if asked for
+
+    async def json_type(self, purpose: str) -> str | None:
+        """For purpose fine-tune, the validated JSON type (or 415); else None. The verdict
+        is asked for only now, when the purpose is known whatever the order of the fields."""
+        if purpose != "fine-tune":
+            return None
+        assert self.validator is not None, "fine-tune bodies are always validated"
+        return await anyio.to_thread.run_sync(self.validator.finish, abandon_on_cancel=False)
 
     async def discard(self) -> None:
         """Drop the staged bytes (nothing to do for bytes held in memory)."""
@@ -254,7 +264,6 @@ class HashingSink:
 
     async def finish(self, filename: str | None, fields: dict[str, str]) -> Staged:
         await self.close()
-        json_type = self.validator.finish() if self.validator is not None else None
         # ``close`` made a writer for the bytes, or kept them in ``data``.
         assert self.writer is not None or self.data is not None
         return Staged(
@@ -266,7 +275,7 @@ class HashingSink:
             head=bytes(self.head),
             filename=filename,
             fields=fields,
-            json_type=json_type,
+            validator=self.validator,
         )
 
     async def abort(self) -> None:
@@ -416,6 +425,8 @@ class _MultipartState:
         if self.current == "file":
             self.file_done = True
         elif self.current is not None:
+            if self.current in self.fields:  # which one would count? (``purpose`` judges bytes)
+                raise BadRequest(f"Form field {self.current!r} is sent twice; send it once.")
             self.fields[self.current] = self.field_value.decode("utf-8", errors="replace")
         self.current = None
 
@@ -436,6 +447,20 @@ def multipart_boundary(content_type: str | None) -> bytes:
     return boundary
 
 
+async def _skip_epilogue(stream: AsyncIterator[bytes]) -> None:
+    """Read what follows the closing boundary (RFC 2046 lets it be ignored) up to
+    ``MAX_EPILOGUE`` bytes: answering with it unread in the socket would reset the
+    connection, and the client would never see the answer."""
+    left = MAX_EPILOGUE  # beyond what came in the chunk with the boundary (the parser skips it)
+    async for chunk in stream:
+        left -= len(chunk)
+        if left < 0:
+            raise BadRequest(
+                f"More than {MAX_EPILOGUE} bytes follow the multipart body's closing "
+                "boundary; send nothing after it."
+            )
+
+
 async def ingest_multipart(
     stream: AsyncIterator[bytes],
     content_type: str | None,
@@ -448,7 +473,8 @@ async def ingest_multipart(
     ``inline_max`` bytes).
 
     ``validator_for(fields)`` picks the content validator once the file part starts, from
-    the form fields sent before it (a ``purpose`` field may come that way)."""
+    the form fields sent before it (a ``purpose`` field may come before the file, or after
+    it: then the validator runs in case, and is asked for its verdict only if needed)."""
     boundary = multipart_boundary(content_type)
     sink = HashingSink(None, limit, None, new_writer=store.writer, inline_max=inline_max)
     state = _MultipartState(sink, validator_for)
@@ -483,6 +509,7 @@ async def ingest_multipart(
                 await sink.flush()
             if state.ended:
                 break
+        await _skip_epilogue(stream)
         if not state.file_seen:
             raise BadRequest("The multipart body has no part named 'file'.")
         if not state.ended or not state.file_done:

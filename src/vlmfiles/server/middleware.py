@@ -27,7 +27,8 @@ class ApiMiddleware:
 
     - an id (``X-Request-Id``), echoed in error bodies and logs;
     - before an error answer (status >= 400), the unread rest of the body is drained
-      (see the module's docstring);
+      (see the module's docstring), unless the client still waits for "100 Continue";
+    - a redirect's ``Location`` is made relative (never the request's ``Host``);
     - a backing service that fails (database, disk, object store) is answered 503/507 in
       the one error shape. Starlette runs ``exception_handler(Exception)`` in its outermost
       middleware, past this one, and then re-raises, which makes uvicorn drop the
@@ -45,9 +46,11 @@ class ApiMiddleware:
         body_done = False
         disconnected = False
         started = False
+        receiving = False
 
         async def tracking_receive() -> Message:
-            nonlocal body_done, disconnected
+            nonlocal body_done, disconnected, receiving
+            receiving = True
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
                 body_done = True
@@ -59,9 +62,18 @@ class ApiMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if message["status"] >= 400 and not body_done and not disconnected:
-                    await _drain(tracking_receive)
                 headers = list(message.get("headers", []))
+                status = message["status"]
+                if status >= 400 and not body_done and not disconnected:
+                    if not receiving and _expects_continue(scope):
+                        # The client waits for "100 Continue" (which uvicorn sends on the
+                        # first receive) before its body: refuse without inviting it, and
+                        # close, since it may send the body or not (RFC 9110 10.1.1).
+                        headers.append((b"connection", b"close"))
+                    else:
+                        await _drain(tracking_receive)
+                elif status in (307, 308):
+                    headers = [_relative_location(h) for h in headers]
                 if not any(k.lower() == b"x-request-id" for k, _ in headers):
                     headers.append((b"x-request-id", rid.encode()))
                 message["headers"] = headers
@@ -79,6 +91,20 @@ class ApiMiddleware:
                 request, mapped.status_code, mapped.type, mapped.message, mapped.headers
             )
             await response(scope, tracking_receive, api_send)
+
+
+def _expects_continue(scope: Scope) -> bool:
+    return any(k == b"expect" and v.lower() == b"100-continue" for k, v in scope["headers"])
+
+
+def _relative_location(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    """Starlette's trailing-slash redirect names the request's ``Host``, which the client
+    chose (``Host: evil.example`` made us redirect there): keep only path and query."""
+    name, value = header
+    if name.lower() != b"location" or not value.startswith((b"http://", b"https://")):
+        return header
+    path_start = value.find(b"/", value.index(b"//") + 2)
+    return name, value[path_start:] if path_start >= 0 else b"/"
 
 
 async def _drain(receive: Receive) -> None:

@@ -38,10 +38,10 @@ from .storage import BlobStore
 
 if TYPE_CHECKING:
     from .ingest import Staged
+    from .jsoncheck import JsonValidator
     from .metadata.store import MetadataStore
     from .security import UrlSigner
     from .settings import Settings
-    from .sniff import JsonValidator
 
 
 class PresignedUploads:

@@ -28,13 +28,14 @@ from .errors import (
     NotFound,
 )
 from .ingest import Staged, clean_filename, declared_sha256, ingest_multipart
+from .jsoncheck import JsonValidator
 from .md5 import Md5Filler
 from .metadata.records import iso
 from .metadata.store import FileRecord, MetadataStore, now_us
 from .presigned import PresignedUploads
 from .security import UrlSigner, new_file_id
 from .settings import INLINE_MAX_CEILING, Settings
-from .sniff import DEFAULT_PURPOSE, JsonValidator, check_accepted, check_purpose, detect
+from .sniff import DEFAULT_PURPOSE, check_accepted, check_purpose, detect
 from .storage import BlobStore, is_hex_digest
 
 log = logging.getLogger("vlmfiles.server")
@@ -99,7 +100,9 @@ class FileService(PresignedUploads):
             check_purpose(purpose)
 
         def validator_for(fields: dict[str, str]) -> JsonValidator | None:
-            return self._validator_for(purpose or fields.get("purpose"))
+            # No purpose yet (curl sends ``-F`` fields in the order given, the file often
+            # first): validate in case it is fine-tune; non-JSON bytes stop it at once.
+            return self._validator_for(purpose or fields.get("purpose") or "fine-tune")
 
         staged = await ingest_multipart(
             stream,
@@ -138,7 +141,7 @@ class FileService(PresignedUploads):
         try:
             if staged.size == 0:
                 raise BadRequest("The file is empty (0 bytes); upload a file with content.")
-            content_type = staged.json_type or detect(staged.head)
+            content_type = await staged.json_type(purpose) or detect(staged.head)
             check_accepted(purpose, content_type)
             rec = FileRecord(
                 id=file_id,

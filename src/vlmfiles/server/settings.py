@@ -33,11 +33,38 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port to listen on.")
     workers: int = Field(1, ge=1, description="Server processes on this machine.")
     max_connections: int | None = Field(
-        None,
+        512,
         ge=1,
         description="Concurrent connections a process serves; past it, new requests get 503 "
-        "(uvicorn's limit_concurrency). Bounds memory: each upload in flight holds up to "
-        "~5 MiB. Default: no limit.",
+        "in the error shape, with Retry-After (uvicorn's limit_concurrency). Bounds memory "
+        "(each upload in flight holds up to ~5 MiB) and file descriptors.",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request line and headers together, in bytes; past it, 431 "
+        "(counted as the bytes arrive, before parsing ends).",
+    )
+    max_header_count: int = Field(
+        100, ge=10, description="Most header fields a request may have; past it, 431."
+    )
+    header_timeout_seconds: float = Field(
+        20,
+        gt=0,
+        description="Time a request's headers may take to arrive, from their first byte; "
+        "past it, 408 and the connection closed (slow-header clients hold no connection).",
+    )
+    body_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        description="Time a request's body may go without sending a byte while the server "
+        "waits for one; past it, 408 and the connection closed (the upload is discarded).",
+    )
+    idle_timeout_seconds: int = Field(
+        5,
+        gt=0,
+        description="Time a connection may stay open without a request, new or kept alive "
+        "after a response (uvicorn's timeout_keep_alive); then it is closed.",
     )
     data_dir: Path = Field(
         Path("vlmfiles-data"),
@@ -82,7 +109,8 @@ class Settings(BaseSettings):
     max_json_document_size: int = Field(
         64 * MiB,
         gt=0,
-        description="Largest single JSON document (not JSONL) validated for purpose fine-tune.",
+        description="Largest single JSON value accepted for purpose fine-tune: a whole JSON "
+        "document, or one line of JSONL. Bounds the memory validating an upload takes.",
     )
     url_expiry_seconds: int = Field(
         24 * 3600, gt=0, description="Lifetime of the signed download URL in a FileResponse."

@@ -6,16 +6,13 @@ told apart here (JSON, HTML, SVG, XML, CSV/plain), since ``filetype`` only knows
 | purpose            | accepts                                                        |
 |--------------------|----------------------------------------------------------------|
 | vision             | raster images: JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC/HEIF, AVIF |
-| fine-tune          | JSON or JSONL that parses (UTF-8)                              |
+| fine-tune          | JSON or JSONL that parses (UTF-8; judged by ``jsoncheck``)     |
 | assistants, assistants_output, batch, batch_output, datasets | any non-empty file |
 
 ``docs/purposes.md`` carries the same table; a test keeps them in step.
 """
 
 from __future__ import annotations
-
-import json
-from dataclasses import dataclass, field
 
 import filetype
 from filetype.types.document import ZippedDocumentBase
@@ -107,67 +104,6 @@ def detect(head: bytes) -> str:
     if text.startswith(b"%pdf"):
         return "application/pdf"
     return "text/plain"
-
-
-@dataclass
-class JsonValidator:
-    """Checks, as the bytes stream past, that a fine-tune file is JSONL or one JSON document.
-
-    JSONL is validated line by line in constant memory. A file that is not JSONL may still be
-    a single (pretty-printed) JSON document: those are kept up to ``max_document`` bytes and
-    parsed whole at the end."""
-
-    max_document: int
-    _partial: bytes = b""
-    _lines: int = 0
-    _jsonl_error: str | None = None
-    _document: bytearray | None = field(default_factory=bytearray)
-
-    def feed(self, data: bytes) -> None:
-        if self._document is not None:
-            if len(self._document) + len(data) <= self.max_document:
-                self._document += data
-            else:
-                self._document = None
-        if self._jsonl_error is not None:
-            return
-        buf = self._partial + data
-        *lines, self._partial = buf.split(b"\n")
-        for line in lines:
-            self._check_line(line)
-            if self._jsonl_error is not None:
-                self._partial = b""
-                return
-
-    def _check_line(self, line: bytes) -> None:
-        self._lines += 1
-        if not line.strip():
-            return
-        try:
-            json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._jsonl_error = f"line {self._lines} is not valid JSON ({exc})"
-
-    def finish(self) -> str:
-        """The detected type, or raise 415 saying what is wrong."""
-        if self._jsonl_error is None and self._partial:
-            self._check_line(self._partial)
-        if self._jsonl_error is None:
-            return "application/x-ndjson" if self._lines > 1 else "application/json"
-        if self._document is None:
-            raise UnsupportedMediaType(
-                f"Purpose 'fine-tune' accepts JSON or JSONL. This file is not JSONL "
-                f"({self._jsonl_error}), and a single JSON document is only accepted up to "
-                f"{self.max_document} bytes; send larger training data as JSONL."
-            )
-        try:
-            json.loads(bytes(self._document))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UnsupportedMediaType(
-                f"Purpose 'fine-tune' accepts JSON or JSONL that parses; this file is "
-                f"neither: {exc}."
-            ) from None
-        return "application/json"
 
 
 def check_accepted(purpose: str, content_type: str) -> None:

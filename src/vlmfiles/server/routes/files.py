@@ -179,8 +179,9 @@ async def delete_file(request: Request, tenant: Tenant, file_id: str) -> JSONRes
     return JSONResponse(service.file_json(await service.delete(tenant, file_id)))
 
 
-@router.get(
+@router.api_route(
     "/files/{file_id}/content",
+    methods=["GET", "HEAD"],
     summary="Download a file (API key, or a signed URL's query)",
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Range"}},
