@@ -12,6 +12,7 @@ import pytest
 from tests.support.postgres import fresh_database
 from tests.support.server import ServerProcess, scale_env
 
+
 @pytest.fixture(scope="session", autouse=True)
 def _user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The per-user default data dir points into the test run, never at the real one: a
