@@ -53,6 +53,7 @@ def start_lines(settings: Any, default_dir: Path, new_key: str | None) -> list[s
     if settings.storage_url is not None:
         lines.append(f"  blob store:  {settings.storage_url}")
     lines.append(f"  signed URLs: {public}/v1/files/...  (set with --public-url)")
+    lines.append(f"  API keys:    {key_command(settings, default_dir)}  prints a new one")
     if new_key is not None:
         lines += [
             "",
@@ -63,7 +64,6 @@ def start_lines(settings: Any, default_dir: Path, new_key: str | None) -> list[s
             f"    export VLMRUN_BASE_URL={base}",
             "",
         ]
-    lines.append(f"  API keys:    {key_command(settings, default_dir)}  prints a new one")
     if not is_loopback(settings.host) and is_loopback(_url_host(public)):
         lines.append(
             f"warning: listening on {settings.host} but signed URLs name {public}, which "
