@@ -1,7 +1,7 @@
 """The benchmark: one command, one table. See docs/benchmarks.md.
 
     .venv/bin/python -m bench.run                 # full run (1 GiB, 100k/1M listing, 2 GiB memory)
-    .venv/bin/python -m bench.run --smoke         # seconds: the form CI runs so it cannot rot
+    .venv/bin/python -m bench.run --smoke         # about a minute: the form CI runs so it cannot rot
 
 Every figure that is compared is measured in the same run on the same machine; times are
 medians of --repeats runs. This machine is noisy: read the ratios, not the absolutes.

@@ -12,6 +12,14 @@ import pytest
 from tests.support.postgres import fresh_database
 from tests.support.server import ServerProcess, scale_env
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _user_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The per-user default data dir points into the test run, never at the real one: a
+    command that a test runs without --data-dir must not touch the user's files."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data-home"))
+
+
 STACKS = [s for s in os.environ.get("VLMFILES_TEST_STACKS", "embedded,scale").split(",") if s]
 
 

@@ -124,11 +124,11 @@ def test_unknown_id_exits_1_with_one_line(cli):
         assert proc.stdout == ""
 
 
-def test_bad_purpose_exits_1(cli, tmp_path: Path):
+def test_bad_purpose_is_a_usage_error(cli, tmp_path: Path):
     (tmp_path / "a.pdf").write_bytes(os.urandom(100))
     proc = cli("upload", "a.pdf", "--purpose", "nonsense")
-    assert proc.returncode == 1
-    assert "nonsense" in proc.stderr and "400" in proc.stderr
+    assert proc.returncode == 2  # checked before anything is sent
+    assert "nonsense" in proc.stderr and "fine-tune" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -167,7 +167,7 @@ def test_unreachable_server_exits_1(cli, tmp_path: Path):
         timeout=120,
     )
     assert proc.returncode == 1
-    assert "Connection error" in one_error_line(proc)
+    assert "is not reachable" in one_error_line(proc)
 
 
 def test_progress_bars_on_a_terminal(cli, server, tmp_path: Path):

@@ -58,7 +58,7 @@ def test_embedded_default_needs_no_setup_and_prints_a_key(tmp_path):
 
 def test_keys_create_prints_only_the_key(tmp_path):
     srv = ServerProcess(data_dir=tmp_path / "k")
-    out = srv.cli("keys", "create", "--tenant", "acme")
+    out = srv.cli("keys", "create", "--tenant", "acme", "--create-data-dir")
     assert out.stdout.strip().startswith("vlmf_") and len(out.stdout.strip().splitlines()) == 1
     listed = srv.cli("keys", "list").stdout
     assert "tenant=acme" in listed and out.stdout.strip() not in listed

@@ -57,7 +57,17 @@ def fresh_database() -> Iterator[str]:
     """Create an empty database, yield its URL, drop it afterwards."""
     base = admin_url()
     name = f"vlmfiles_test_{secrets.token_hex(6)}"
-    asyncio.run(_execute(base, f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(_execute(base, f'CREATE DATABASE "{name}"'))
+    except OSError as exc:  # refused, unreachable: one line that says how to go on
+        import pytest
+
+        pytest.exit(
+            f"PostgreSQL is not reachable at {make_url(base).render_as_string()} ({exc}). "
+            "Start it, or set VLMFILES_TEST_PG_URL, or test the embedded stack only: "
+            "VLMFILES_TEST_STACKS=embedded .venv/bin/pytest",
+            returncode=1,
+        )
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -1,9 +1,14 @@
-"""The ``vlmfiles`` command: ``serve``/``keys``/``db`` (server) and ``files`` (SDK)."""
+"""The ``vlmfiles`` command: ``serve``/``keys``/``db``/``fsck`` (server) and ``files`` (SDK).
+
+The ``files`` commands need only the SDK; the server commands import the server when run,
+and say which extra to install only when one of its modules is missing
+(``server.SERVER_EXTRA_MODULES``): any other import error is raised as it is."""
 
 from __future__ import annotations
 
 import typer
 
+from .files import files_app
 from .server import server_app
 
 app = typer.Typer(
@@ -14,13 +19,7 @@ app = typer.Typer(
 )
 app.registered_commands += server_app.registered_commands
 app.registered_groups += server_app.registered_groups
-
-try:
-    from .files import files_app
-except ImportError:  # the files commands are being written; the server ones work without
-    files_app = None
-if files_app is not None:
-    app.add_typer(files_app, name="files")
+app.add_typer(files_app, name="files")
 
 
 def main() -> None:

@@ -1,20 +1,24 @@
 """``vlmfiles files ...``: the Files API from the shell, on the SDK.
 
 Tables for people, ``--json`` for scripts; progress bars (speed, ETA) only when stdout is a
-terminal. Exit codes: 0 success; 1 the API refused or could not be reached; 2 usage error
-(bad option, no API key); 3 a local file that does not exist. Errors are one line on stderr.
+terminal. Exit codes: 0 success; 1 the API refused or could not be reached, or a download
+came out damaged; 2 usage error (bad option, no API key); 3 a local file or directory that
+does not exist. Errors are one line on stderr. Ids, URLs and hashes are never cut to fit
+the terminal: other columns are dropped first (``_table.py``).
 """
 
 from __future__ import annotations
 
+import enum
 import json
+import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.console import Console
@@ -27,9 +31,11 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
-from ..exceptions import ApiError, VlmFilesError
+from .._units import human_bytes
+from ..exceptions import APIConnectionError, ApiError, PayloadTooLargeError, VlmFilesError
+from ..types.file_response import FilePurpose
+from ._table import file_fields, files_table
 
 files_app = typer.Typer(
     name="files",
@@ -44,6 +50,10 @@ err = Console(stderr=True)
 
 API_ERROR, USAGE_ERROR, LOCAL_FILE_MISSING = 1, 2, 3
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+# An Enum, so typer checks --purpose before any request and --help lists the seven.
+Purpose = enum.Enum("Purpose", {p: p for p in get_args(FilePurpose)}, type=str)  # type: ignore[misc]
+DEFAULT_PURPOSE = Purpose("assistants")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 
 
 @dataclass
@@ -55,6 +65,15 @@ class Settings:
         from .. import Client
 
         return Client(api_key=self.api_key, base_url=self.base_url)
+
+    @property
+    def shown_base_url(self) -> str:
+        return (
+            self.base_url
+            or os.environ.get("VLMFILES_BASE_URL")
+            or os.environ.get("VLMRUN_BASE_URL")
+            or DEFAULT_BASE_URL
+        )
 
 
 @files_app.callback()
@@ -69,7 +88,8 @@ def _options(
         typer.Option(
             "--base-url",
             envvar=["VLMFILES_BASE_URL", "VLMRUN_BASE_URL"],
-            help="API base URL (default http://127.0.0.1:8000/v1).",
+            help="API base URL, ending in /v1.",
+            show_default=DEFAULT_BASE_URL,
         ),
     ] = None,
 ) -> None:
@@ -87,10 +107,12 @@ def _error_line(message: str) -> None:
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def _errors(ctx: typer.Context) -> Iterator[None]:
     """Turn SDK and local errors into one line on stderr and the documented exit code."""
     try:
         yield
+    except APIConnectionError as exc:
+        raise _fail(_unreachable(exc, ctx.obj.shown_base_url), API_ERROR) from None
     except ApiError as exc:
         raise _fail(str(exc), API_ERROR) from None
     except VlmFilesError as exc:
@@ -99,6 +121,26 @@ def _errors() -> Iterator[None]:
         raise _fail(str(exc), LOCAL_FILE_MISSING) from None
     except (OSError, ValueError, TypeError) as exc:
         raise _fail(str(exc), USAGE_ERROR) from None
+
+
+def _unreachable(exc: APIConnectionError, base: str) -> str:
+    """Say which server is down and how to check, not which request failed."""
+    if exc.message.startswith("Request timed out"):
+        return f"The server at {base} did not answer in time ({exc.message})."
+    return (
+        f"The server at {base} is not reachable. Is it running? Check with: "
+        f"curl {base.rstrip('/')}/health  (start one with `vlmfiles serve`; another address: "
+        "--base-url or VLMFILES_BASE_URL)"
+    )
+
+
+def _upload_error(path: Path, exc: Exception, base: str) -> str:
+    if isinstance(exc, PayloadTooLargeError):
+        size = human_bytes(path.stat().st_size)
+        return f"{path}: the file is {size}, larger than this server accepts: {exc}"
+    if isinstance(exc, APIConnectionError):
+        return f"{path}: {_unreachable(exc, base)}"
+    return f"{path}: {exc}"
 
 
 def _progress() -> Progress:
@@ -120,24 +162,15 @@ def _dump(files: Any) -> str:
     return json.dumps(files.model_dump(mode="json") if files is not None else None, indent=2)
 
 
-def _table(files: list[Any]) -> Table:
-    table = Table("id", "filename", "bytes", "purpose", "created_at")
-    for f in files:
-        created = f.created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        table.add_row(f.id, f.filename, str(f.bytes), f.purpose, created)
-    return table
-
-
 def _show(files: Any, as_json: bool) -> None:
     if as_json:
         print(_dump(files))
     elif isinstance(files, list):
-        out.print(_table(files))
+        out.print(files_table(files, out.width))
     else:
-        table = Table("field", "value", show_header=False)
-        for name, value in files.model_dump().items():
-            table.add_row(name, "" if value is None else str(value))
-        out.print(table)
+        # One "field  value" line each, never cut: a URL or hash stays whole to copy.
+        for name, value in file_fields(files):
+            out.print(f"{name:<16}{value}", soft_wrap=True, highlight=False, markup=False)
 
 
 @files_app.command()
@@ -145,8 +178,8 @@ def upload(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files to upload.")],
     purpose: Annotated[
-        str, typer.Option("--purpose", "-p", help="Purpose of the files.")
-    ] = "assistants",
+        Purpose, typer.Option("--purpose", "-p", help="Purpose of the files.")
+    ] = DEFAULT_PURPOSE,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Uploads at once.")
     ] = 4,
@@ -156,7 +189,7 @@ def upload(
     for path in paths:
         if not path.is_file():
             raise _fail(f"No such file: {path}", LOCAL_FILE_MISSING)
-    with _errors():
+    with _errors(ctx):
         client = ctx.obj.client()
     done: list[Any] = []
     failed = 0
@@ -169,7 +202,7 @@ def upload(
                 progress.update(task, completed=sent, total=total)
 
             try:
-                return client.files.upload(path, purpose=purpose, on_progress=on_progress)
+                return client.files.upload(path, purpose=purpose.value, on_progress=on_progress)
             finally:
                 progress.remove_task(task)
 
@@ -180,8 +213,9 @@ def upload(
                     done.append(future.result())
                 except (VlmFilesError, OSError, ValueError) as exc:
                     failed += 1
-                    _error_line(f"{path}: {exc}")
-    _show(done, as_json)
+                    _error_line(_upload_error(path, exc, client.base_url))
+    if done or as_json:  # no empty table when every upload failed
+        _show(done, as_json)
     if failed:
         raise typer.Exit(API_ERROR)
 
@@ -190,7 +224,8 @@ def upload(
 def list_(
     ctx: typer.Context,
     purpose: Annotated[
-        str | None, typer.Option("--purpose", "-p", help="Only this purpose.")
+        Purpose | None,
+        typer.Option("--purpose", "-p", help="Only this purpose."),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, help="At most this many files.")
@@ -201,8 +236,12 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List files, newest first."""
-    with _errors(), ctx.obj.client() as client:
-        files = list(client.files.list(limit=None if all_ else limit, purpose=purpose))
+    with _errors(ctx), ctx.obj.client() as client:
+        files = list(
+            client.files.list(
+                limit=None if all_ else limit, purpose=purpose.value if purpose else None
+            )
+        )
     _show(files, as_json)
 
 
@@ -211,7 +250,7 @@ def get(
     ctx: typer.Context, file_id: Annotated[str, typer.Argument()], as_json: JsonFlag = False
 ) -> None:
     """Show one file."""
-    with _errors(), ctx.obj.client() as client:
+    with _errors(ctx), ctx.obj.client() as client:
         _show(client.files.get(file_id), as_json)
 
 
@@ -220,19 +259,57 @@ def download(
     ctx: typer.Context,
     file_id: Annotated[str, typer.Argument()],
     output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="File or directory (default: its name, here)."),
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File, or directory (an existing one, or any PATH ending in /, created if "
+            "missing). Default: the file's name, here.",
+        ),
     ] = None,
 ) -> None:
     """Download a file (resumes an interrupted download from PATH.part)."""
-    with _errors(), ctx.obj.client() as client, _progress() as progress:
+    target = _download_target(output)
+    with _errors(ctx):
+        client = ctx.obj.client()
+    with _errors(ctx), client, _progress() as progress:
         task = progress.add_task(file_id, total=None)
 
         def on_progress(got: int, total: int | None) -> None:
             progress.update(task, completed=got, total=total)
 
-        path = client.files.download(file_id, output, on_progress=on_progress)
+        try:
+            path = client.files.download(file_id, target, on_progress=on_progress)
+        except ApiError:
+            raise
+        except VlmFilesError as exc:  # the bytes did not match their sha256
+            raise _fail(str(exc), API_ERROR) from None
     print(path)
+
+
+def _download_target(output: str | None) -> Path | None:
+    """``-o`` as the user meant it: a trailing slash names a directory (created if
+    missing); a file's directory must exist."""
+    if output is None:
+        return None
+    path = Path(output)
+    if output.endswith(("/", os.sep)):
+        if path.exists() and not path.is_dir():
+            raise _fail(f"{output} names a directory, but {path} is a file.", USAGE_ERROR)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _fail(
+                f"Cannot create the directory {output}: {exc.strerror}.", USAGE_ERROR
+            ) from None
+        return path
+    if not path.is_dir() and not path.parent.is_dir():
+        raise _fail(
+            f"The directory {path.parent}/ does not exist, so {output} cannot be written. "
+            f"Create it, or end -o with / to have it created.",
+            LOCAL_FILE_MISSING,
+        )
+    return path
 
 
 @files_app.command()
@@ -241,7 +318,7 @@ def delete(
 ) -> None:
     """Delete files."""
     deleted, failed = [], 0
-    with _errors(), ctx.obj.client() as client:
+    with _errors(ctx), ctx.obj.client() as client:
         for file_id in file_ids:
             try:
                 deleted.append(client.files.delete(file_id))
@@ -262,7 +339,7 @@ def cached(
     ctx: typer.Context, path: Annotated[Path, typer.Argument()], as_json: JsonFlag = False
 ) -> None:
     """Show the stored file with the same content as PATH, if any (JSON: null if none)."""
-    with _errors(), ctx.obj.client() as client:
+    with _errors(ctx), ctx.obj.client() as client:
         found = client.files.get_cached_file(path)
     if found is None and not as_json:
         out.print(f"Not cached: {path}", highlight=False)

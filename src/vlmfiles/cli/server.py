@@ -1,4 +1,5 @@
-"""Server-side commands: ``serve``, ``keys``, ``db``. They need the ``[server]`` extra."""
+"""Server-side commands: ``serve``, ``keys``, ``db``, ``fsck``. They need the ``[server]``
+extra, and all take the same connection settings (``cli/options.py``)."""
 
 from __future__ import annotations
 
@@ -9,29 +10,55 @@ from typing import Annotated, Any
 
 import typer
 
-server_app = typer.Typer(add_completion=False)
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-db_app = typer.Typer(help="Manage the metadata database schema.", no_args_is_help=True)
+from .options import (
+    SETTINGS_EPILOG,
+    ConfigFile,
+    CreateDataDir,
+    DatabaseUrl,
+    DataDir,
+    StorageUrl,
+    setting,
+)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [env VLMFILES_DATA_DIR].")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url", help="sqlite:///PATH or postgresql://... [env VLMFILES_DATABASE_URL]."
-    ),
-]
-ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="A TOML settings file [env VLMFILES_CONFIG].")
-]
+server_app = typer.Typer(add_completion=False)
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys.", no_args_is_help=True, epilog=SETTINGS_EPILOG
+)
+db_app = typer.Typer(
+    help="Manage the metadata database schema.", no_args_is_help=True, epilog=SETTINGS_EPILOG
+)
+
+# The top-level modules of the [server] extra: a missing one means the extra is not
+# installed; any other import error is a real error and is raised as such.
+SERVER_EXTRA_MODULES = frozenset(
+    {
+        "fastapi",
+        "starlette",
+        "multipart",
+        "python_multipart",
+        "uvicorn",
+        "sqlalchemy",
+        "alembic",
+        "aiosqlite",
+        "asyncpg",
+        "filetype",
+        "boto3",
+        "botocore",
+        "pydantic_settings",
+        "orjson",
+        "platformdirs",
+        "swagger_ui_bundle",
+    }
+)
 
 
 def _server_modules() -> Any:
     try:
         from vlmfiles.server import settings  # noqa: F401
         from vlmfiles.server.metadata import migrate, store  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the install
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_EXTRA_MODULES:
+            raise
         typer.echo(
             f"The server is not installed ({exc.name} is missing). "
             "Install it with: pip install 'vlmfiles[server]'",
@@ -52,12 +79,63 @@ def _settings(config: Path | None = None, **flags: Any) -> Any:
         raise typer.Exit(2) from None
 
 
+def _connection(
+    config: Path | None, data_dir: Path | None, database_url: str | None, storage_url: str | None
+) -> dict[str, Any]:
+    return dict(
+        config=config, data_dir=data_dir, database_url=database_url, storage_url=storage_url
+    )
+
+
+def _has_data(settings: Any) -> bool:
+    url = settings.resolved_database_url
+    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()
+
+
+def _note_old_default(settings: Any) -> None:
+    # Before the per-user default, the data dir was ./vlmfiles-data: say where it went.
+    settings_mod, _, _ = _server_modules()
+    old = Path("vlmfiles-data")
+    default = settings_mod.default_data_dir().resolve()
+    if settings.data_dir.resolve() == default and (old / "metadata.sqlite3").exists():
+        typer.echo(
+            f"note: ./{old} holds vlmfiles data from an earlier version, which used it by "
+            f"default; the default is now {default}. Pass --data-dir {old} to use it.",
+            err=True,
+        )
+
+
+def _require_data(settings: Any, create: bool | None) -> None:
+    """Refuse a data dir that holds no vlmfiles data, unless asked to create one (``create``
+    None: the command cannot): run from another directory or with a mistyped path, a
+    command would otherwise make a second, empty data dir and work on it (a key the server
+    rejects, an fsck of nothing)."""
+    settings_mod, _, _ = _server_modules()
+    where = settings.data_dir.resolve()
+    if settings.resolved_database_url.startswith("sqlite:///"):
+        typer.echo(f"data dir: {where}", err=True)
+    _note_old_default(settings)
+    if create or _has_data(settings):
+        return
+    default = settings_mod.default_data_dir().resolve()
+    hint = (
+        "Start the server once (`vlmfiles serve`) to create it"
+        if where == default
+        else "Pass the data dir the server uses (--data-dir, VLMFILES_DATA_DIR or --config)"
+    )
+    if create is not None:
+        hint += ", or add --create-data-dir to start a new, empty one there"
+    database = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
+    typer.echo(f"error: no vlmfiles data in {where} (no {database}). {hint}.", err=True)
+    raise typer.Exit(1)
+
+
 def _prepare_database(settings: Any) -> None:
     """The embedded default needs no set-up: a new SQLite database is created at the
     current schema. Anything else that is not at the current schema is refused."""
     _, migrate, _ = _server_modules()
     url = settings.resolved_database_url
-    current = migrate.current_revision_sync(url) if _db_exists(url) else None
+    current = migrate.current_revision_sync(url) if _has_data(settings) else None
     if current == migrate.head_revision():
         return
     if current is None and url.startswith("sqlite:///"):
@@ -72,34 +150,38 @@ def _prepare_database(settings: Any) -> None:
     raise typer.Exit(1)
 
 
-def _db_exists(url: str) -> bool:
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///")).exists()
-    return True
-
-
 def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from .startup import redact
 
-    return make_url(url).render_as_string(hide_password=True)
+    return redact(url)
 
 
-@server_app.command()
+@server_app.command(epilog=SETTINGS_EPILOG)
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on [default 127.0.0.1].")
+        str | None, setting("--host", help="Address to listen on.", default="127.0.0.1")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
+    port: Annotated[
+        int | None, setting("--port", help="Port to listen on.", default="8000")
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    storage_url: Annotated[
-        str | None, typer.Option(help="file:///PATH or s3://BUCKET?endpoint=URL.")
-    ] = None,
+    storage_url: StorageUrl = None,
     public_url: Annotated[
-        str | None, typer.Option(help="Base URL clients use; signed URLs are built on it.")
+        str | None,
+        setting(
+            "--public-url",
+            help="Base URL clients reach this server at; signed URLs are built on it.",
+            default="http://HOST:PORT",
+        ),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Server processes [default 1].")] = None,
-    max_file_size: Annotated[int | None, typer.Option(help="Largest file in bytes.")] = None,
+    workers: Annotated[
+        int | None, setting("--workers", help="Server processes.", default="1")
+    ] = None,
+    max_file_size: Annotated[
+        int | None,
+        setting("--max-file-size", help="Largest file, in bytes.", default="5 GiB"),
+    ] = None,
     config: ConfigFile = None,
 ) -> None:
     """Run the Files API server (embedded SQLite + local disk unless told otherwise)."""
@@ -118,21 +200,21 @@ def serve(
     for name, value in flags.items():
         if value is not None:
             os.environ[f"VLMFILES_{name.upper()}"] = str(value)
+    _note_old_default(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _prepare_database(settings)
     if settings.resolved_database_url.startswith("sqlite"):
         # Embedded: no other process commits uploads yet, so bytes a crash left without a
         # record can be told apart and removed before the workers start.
         asyncio.run(_startup_sweep(settings))
+    new_key = None
     if _with_store(settings, lambda store: store.count_active_keys()) == 0:
-        key, _ = _with_store(settings, lambda store: store.create_key("default"))
-        base = settings.resolved_public_url + "/v1"
-        typer.echo(
-            "\nNo API key existed, so one was created for tenant 'default'. Use it with:\n\n"
-            f"    export VLMRUN_API_KEY={key}\n    export VLMRUN_BASE_URL={base}\n\n"
-            "(`vlmfiles keys create` makes more; this one is not shown again.)\n",
-            err=True,
-        )
+        new_key, _ = _with_store(settings, lambda store: store.create_key("default"))
+    from .startup import start_lines
+
+    settings_mod, _, _ = _server_modules()
+    for line in start_lines(settings, settings_mod.default_data_dir(), new_key):
+        typer.echo(line, err=True)
     import uvicorn
 
     uvicorn.run(
@@ -180,32 +262,42 @@ def _with_store(settings: Any, call: Any) -> Any:
     return asyncio.run(go())
 
 
-@keys_app.command("create")
+def _store_settings(create: bool | None, **connection: Any) -> Any:
+    settings = _settings(**connection)
+    _require_data(settings, create)
+    _prepare_database(settings)
+    return settings
+
+
+@keys_app.command("create", epilog=SETTINGS_EPILOG)
 def keys_create(
     tenant: Annotated[
         str, typer.Option(help="Tenant the key belongs to (created if new).")
     ] = "default",
+    create_data_dir: CreateDataDir = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    storage_url: StorageUrl = None,
     config: ConfigFile = None,
 ) -> None:
     """Print a new API key, and only the key, on stdout."""
-    settings = _settings(config, data_dir=data_dir, database_url=database_url)
-    _prepare_database(settings)
+    settings = _store_settings(
+        create_data_dir, **_connection(config, data_dir, database_url, storage_url)
+    )
     key, _ = _with_store(settings, lambda store: store.create_key(tenant))
     typer.echo(key)
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", epilog=SETTINGS_EPILOG)
 def keys_revoke(
     key: Annotated[str, typer.Argument(help="The key, or its first 12 characters.")],
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    storage_url: StorageUrl = None,
     config: ConfigFile = None,
 ) -> None:
     """Revoke a key: it stops working at once, on every server process."""
-    settings = _settings(config, data_dir=data_dir, database_url=database_url)
-    _prepare_database(settings)
+    settings = _store_settings(None, **_connection(config, data_dir, database_url, storage_url))
     n = _with_store(settings, lambda store: store.revoke_key(key))
     if n == 0:
         typer.echo("No active key matches.", err=True)
@@ -213,24 +305,29 @@ def keys_revoke(
     typer.echo(f"Revoked {n} key(s).", err=True)
 
 
-@keys_app.command("list")
+@keys_app.command("list", epilog=SETTINGS_EPILOG)
 def keys_list(
-    data_dir: DataDir = None, database_url: DatabaseUrl = None, config: ConfigFile = None
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    storage_url: StorageUrl = None,
+    config: ConfigFile = None,
 ) -> None:
     """List keys by prefix (keys themselves are stored hashed and cannot be shown)."""
-    settings = _settings(config, data_dir=data_dir, database_url=database_url)
-    _prepare_database(settings)
+    settings = _store_settings(None, **_connection(config, data_dir, database_url, storage_url))
     for row in _with_store(settings, lambda store: store.list_keys()):
         state = "revoked" if row["revoked_us"] else "active"
         typer.echo(f"{row['prefix']}…  tenant={row['tenant']}  {state}")
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", epilog=SETTINGS_EPILOG)
 def db_upgrade(
-    data_dir: DataDir = None, database_url: DatabaseUrl = None, config: ConfigFile = None
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    storage_url: StorageUrl = None,
+    config: ConfigFile = None,
 ) -> None:
-    """Migrate the metadata database to the current schema."""
-    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    """Migrate the metadata database to the current schema (creating it if new)."""
+    settings = _settings(**_connection(config, data_dir, database_url, storage_url))
     _, migrate, _ = _server_modules()
     if settings.resolved_database_url.startswith("sqlite:///"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -238,7 +335,7 @@ def db_upgrade(
     typer.echo(f"Database at revision {migrate.head_revision()}.", err=True)
 
 
-@server_app.command()
+@server_app.command(epilog=SETTINGS_EPILOG)
 def fsck(
     repair: Annotated[
         bool, typer.Option(help="Delete orphans, release unreferenced blobs.")
@@ -248,14 +345,11 @@ def fsck(
     ] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    storage_url: Annotated[str | None, typer.Option(help="Blob store URL.")] = None,
+    storage_url: StorageUrl = None,
     config: ConfigFile = None,
 ) -> None:
     """Check that metadata and blobs agree. Exit 0 when clean, 1 when problems remain."""
-    settings = _settings(
-        config, data_dir=data_dir, database_url=database_url, storage_url=storage_url
-    )
-    _prepare_database(settings)
+    settings = _store_settings(None, **_connection(config, data_dir, database_url, storage_url))
     from vlmfiles.server.app import build_service
     from vlmfiles.server.fsck import fsck as run_fsck
 

@@ -14,6 +14,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._version import __version__
+from .api_docs import install_api_docs
 from .auth import RecentKeys
 from .errors import install_error_handlers
 from .malloc import return_large_buffers_to_the_os
@@ -136,10 +137,13 @@ def create_app(settings: Settings) -> FastAPI:
         summary="A self-hostable implementation of the VLM Run Files API.",
         lifespan=lifespan,
         default_response_class=JSONResponse,  # routes that return a dict: the same encoder
+        docs_url=None,  # served by api_docs, without a CDN
+        redoc_url=None,
     )
     app.add_middleware(ApiMiddleware)
     install_error_handlers(app)
     app.include_router(router)
+    install_api_docs(app, settings)
     app.state.recent_keys = RecentKeys()  # one per process: see auth.RecentKeys
 
     @app.get("/healthz", include_in_schema=False)

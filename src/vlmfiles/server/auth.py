@@ -11,7 +11,10 @@ from fastapi import Request
 from .errors import Unauthorized
 from .security import hash_api_key
 
-REFUSED = "Invalid or revoked API key. Create one with `vlmfiles keys create`."
+REFUSED = (
+    "Invalid or revoked API key. Create one with `vlmfiles keys create` on the server's "
+    "machine (with the --data-dir or --database-url the server uses, if it was given one)."
+)
 
 
 def _bearer_key(request: Request) -> str:

@@ -228,9 +228,16 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if exc.status_code == 404:
             message = f"No route {request.method} {request.url.path}. See /docs for the API."
-        elif exc.status_code == 405:
-            message = f"Method {request.method} is not allowed on {request.url.path}."
-        return error_response(request, exc.status_code, cls.type, message, exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            from .api_docs import allowed_methods
+
+            allowed = allowed_methods(request)
+            message = (
+                f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}."
+            )
+            headers["Allow"] = allowed
+        return error_response(request, exc.status_code, cls.type, message, headers)
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> Response:

@@ -27,6 +27,7 @@ import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from .._units import human_bytes
 from .errors import BadRequest, PayloadTooLarge
 from .jsoncheck import JsonValidator
 from .sniff import SNIFF_BYTES
@@ -146,7 +147,8 @@ class HashingSink:
         self.size += len(data)
         if self.size > self.limit:
             raise PayloadTooLarge(
-                f"File too large: the limit is {self.limit} bytes ({self.limit / 1024**2:.0f} MiB)."
+                f"File too large: it is over this server's limit of {human_bytes(self.limit)} "
+                "per file; nothing was stored."
             )
         if len(self.head) < SNIFF_BYTES:
             self.head += data[: SNIFF_BYTES - len(self.head)]

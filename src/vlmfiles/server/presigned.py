@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._units import human_bytes
 from .errors import (
     ApiError,
     BadRequest,
@@ -200,8 +201,8 @@ class PresignedUploads:
         if size > self.settings.max_file_size:
             await anyio.to_thread.run_sync(self.blobs.delete_incoming, upload.id)  # type: ignore[attr-defined]
             raise PayloadTooLarge(
-                f"File too large: {size} bytes were uploaded and the limit is "
-                f"{self.settings.max_file_size} bytes. The upload was discarded."
+                f"File too large: the file is {human_bytes(size)} and this server's limit is "
+                f"{human_bytes(self.settings.max_file_size)} per file. The upload was discarded."
             )
         incoming = IncomingBlob(self.blobs, upload.id)
         sink = HashingSink(

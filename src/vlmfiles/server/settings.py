@@ -67,8 +67,10 @@ class Settings(BaseSettings):
         "after a response (uvicorn's timeout_keep_alive); then it is closed.",
     )
     data_dir: Path = Field(
-        Path("vlmfiles-data"),
-        description="Where the embedded default keeps its SQLite database, blobs and secret.",
+        default_factory=lambda: default_data_dir(),
+        description="Where the embedded default keeps its SQLite database, blobs and secret. "
+        "Default: the user's data directory (~/.local/share/vlmfiles on Linux), whatever the "
+        "current directory, so every command finds the same one.",
     )
     database_url: str | None = Field(
         None,
@@ -164,6 +166,14 @@ class Settings(BaseSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+
+def default_data_dir() -> Path:
+    """Per user, not per current directory: ``vlmfiles keys create`` run from anywhere finds
+    the data the server uses (platformdirs: XDG_DATA_HOME on Linux)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("vlmfiles", appauthor=False)
 
 
 def load_settings(**overrides: Any) -> Settings:

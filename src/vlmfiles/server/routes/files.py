@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from starlette.routing import Route
 
 from ..._protocol import SHA256_HEADER
+from ..._units import human_bytes
 from ..auth import require_tenant, upload_tenant
 from ..download import file_response
 from ..errors import ApiError, BadRequest, PayloadTooLarge, Unauthorized
@@ -37,8 +38,8 @@ def _check_declared_length(request: Request, file_limit: int, overhead: int = 0)
         raise BadRequest(f"Content-Length must be a non-negative integer, got {raw!r}.")
     if int(raw) > file_limit + overhead:
         raise PayloadTooLarge(
-            f"File too large: the body is {int(raw)} bytes and the limit is {file_limit} "
-            f"bytes ({file_limit / 1024**2:.0f} MiB)."
+            f"File too large: the request is {human_bytes(int(raw))}, over this server's "
+            f"limit of {human_bytes(file_limit)} per file; nothing was stored."
         )
 
 
