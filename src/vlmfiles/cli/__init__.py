@@ -22,6 +22,11 @@ except ImportError:  # the files commands are being written; the server ones wor
 if files_app is not None:
     app.add_typer(files_app, name="files")
 
+from .predictions import generate, predictions_app  # noqa: E402  # after files, which it uses
+
+app.command("generate")(generate)
+app.add_typer(predictions_app, name="predictions")
+
 
 def main() -> None:
     app()
