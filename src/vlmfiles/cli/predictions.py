@@ -337,19 +337,14 @@ def wait_(
 ) -> None:
     """Wait until each prediction is completed or failed; show them."""
     outcome = Outcome()
+    results: list[tuple[str, Any]] = []
     with _errors(), ctx.obj.client() as client:
-        results = [
-            (
-                pid,
-                _settle(
-                    pid,
-                    outcome,
-                    lambda pid=pid: client.predictions.wait(pid, timeout=timeout, sleep=sleep),
-                    lambda: None,
-                ),
-            )
-            for pid in prediction_ids
-        ]
+        for pid in prediction_ids:
+
+            def one(pid: str = pid) -> Any:
+                return client.predictions.wait(pid, timeout=timeout, sleep=sleep)
+
+            results.append((pid, _settle(pid, outcome, one, lambda: None)))
     if len(results) == 1 and results[0][1] is not None:
         _show_one(results[0][1], as_json)
     else:
