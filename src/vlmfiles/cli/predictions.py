@@ -275,18 +275,29 @@ def generate(
                 p = client.document.generate(file_id=ref["file_id"], domain=domain, batch=batch)
             else:
                 p = client.document.generate(url=ref["url"], domain=domain, batch=batch)
-            return _finish(client, p, wait, timeout, sleep)
+            return _finish(client, p, False, timeout, sleep)
 
         def done() -> None:
             with lock:
                 counts["done"] += 1
                 progress.update(predicted, advance=1, detail=f"{counts['done']}/{len(files)} done")
 
-        def one(item: str) -> Any:
-            return _settle(item, outcome, lambda: submit(item), done)
+        def first(item: str) -> Any:
+            p = _settle(item, outcome, lambda: submit(item), lambda: None)
+            if p is None or p.done or not wait:
+                done()
+            return p
 
+        def then_wait(item: str, p: Any) -> Any:
+            if p is None or p.done or not wait:
+                return p
+            return _settle(item, outcome, lambda: _finish(client, p, True, timeout, sleep), done)
+
+        # Every file is submitted before any is waited for: a slow prediction does not hold
+        # back the uploads of the files after it.
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            results = list(zip(files, pool.map(one, files), strict=True))
+            submitted = list(pool.map(first, files))
+            results = list(zip(files, pool.map(then_wait, files, submitted), strict=True))
     _print_results(results, as_json)
     if outcome.code():
         raise typer.Exit(outcome.code())
