@@ -25,7 +25,7 @@ def require_id(prediction_id: Any) -> str:
     if isinstance(prediction_id, Prediction):
         return prediction_id.id
     if not isinstance(prediction_id, str) or not prediction_id:
-        raise ValueError("Expected a non-empty value for `prediction_id`")
+        raise ValueError("Expected a non-empty prediction id")
     return prediction_id
 
 

@@ -88,12 +88,14 @@ class AsyncPredictionList:
 
 
 class Predictions:
+    # Parameters are named ``id`` as in the official SDK, so keyword calls carry over.
+
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def get(self, prediction_id: str, *, timeout: TimeoutTypes = None) -> Prediction:
+    def get(self, id: str, *, timeout: TimeoutTypes = None) -> Prediction:
         """The prediction as it is now (``response`` is set once ``completed``)."""
-        return run(self._client, plans.get(prediction_id, timeout))
+        return run(self._client, plans.get(id, timeout))
 
     def list(self, skip: int = 0, limit: int | None = None) -> PredictionList:
         """Predictions, newest first. ``list(limit=10)``: at most ten. ``list()``: every
@@ -102,23 +104,23 @@ class Predictions:
 
     def wait(
         self,
-        prediction_id: str | Prediction,
+        id: str | Prediction,
         timeout: float = plans.DEFAULT_WAIT_TIMEOUT,
         sleep: float = plans.DEFAULT_WAIT_SLEEP,
     ) -> Prediction:
         """Poll every ``sleep`` seconds until the prediction is ``completed`` and return it.
         ``failed`` raises ``PredictionFailedError`` (its ``reason`` says why); not done
         within ``timeout`` seconds raises ``PredictionTimeoutError``."""
-        return run(self._client, plans.wait(prediction_id, timeout, sleep))
+        return run(self._client, plans.wait(id, timeout, sleep))
 
 
 class AsyncPredictions:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def get(self, prediction_id: str, *, timeout: TimeoutTypes = None) -> Prediction:
+    async def get(self, id: str, *, timeout: TimeoutTypes = None) -> Prediction:
         """As ``Predictions.get``."""
-        return await arun(self._client, plans.get(prediction_id, timeout))
+        return await arun(self._client, plans.get(id, timeout))
 
     def list(self, skip: int = 0, limit: int | None = None) -> AsyncPredictionList:
         """As ``Predictions.list``: ``async for``, or ``await`` for a ``list``."""
@@ -126,9 +128,9 @@ class AsyncPredictions:
 
     async def wait(
         self,
-        prediction_id: str | Prediction,
+        id: str | Prediction,
         timeout: float = plans.DEFAULT_WAIT_TIMEOUT,
         sleep: float = plans.DEFAULT_WAIT_SLEEP,
     ) -> Prediction:
         """As ``Predictions.wait``."""
-        return await arun(self._client, plans.wait(prediction_id, timeout, sleep))
+        return await arun(self._client, plans.wait(id, timeout, sleep))

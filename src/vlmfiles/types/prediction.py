@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._datetime import UTCDateTime
 from .response_data import wrap_response
@@ -55,7 +55,7 @@ class Prediction(BaseModel):
     response: Any = None
     """The result: a ``ResponseData`` (a ``dict`` that also reads by attribute) for a JSON
     object, lists of them for a list; ``None`` until ``completed``."""
-    usage: CreditUsage = CreditUsage()
+    usage: CreditUsage = Field(default_factory=CreditUsage)
     """What was processed (pages or images)."""
     engine: str | None = None
     """Which engine produced the result, e.g. ``offline/tesseract``."""
