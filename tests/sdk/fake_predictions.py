@@ -37,6 +37,7 @@ class FakeServer:
     requests: list[httpx.Request] = field(default_factory=list)
     on_generate: Callable[[dict], dict] | None = None
     between_pages: Callable[[], None] | None = None
+    max_page: int = 1000
 
     def bodies(self, path: str) -> list[dict]:
         return [json.loads(r.content) for r in self.requests if r.url.path == f"/v1/{path}"]
@@ -50,7 +51,7 @@ class FakeServer:
             return httpx.Response(200, json=answer)
         if request.method == "GET" and path == "predictions":
             skip = int(request.url.params["skip"])
-            limit = int(request.url.params["limit"])
+            limit = min(int(request.url.params["limit"]), self.max_page)
             page = self.predictions[skip : skip + limit]
             if self.between_pages is not None:
                 self.between_pages()

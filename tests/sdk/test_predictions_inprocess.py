@@ -239,7 +239,14 @@ async def test_list_walks_every_page_by_skip_and_limit(client, fake):
         for r in fake.requests
         if r.url.path == "/v1/predictions"
     ]
-    assert pages == [("0", "100"), ("100", "100"), ("200", "100")]
+    assert pages == [("0", "100"), ("100", "100"), ("200", "100"), ("250", "100")]
+
+
+async def test_list_reads_on_past_a_short_page(client, fake):
+    """A server whose largest page is smaller than asked still gets every prediction."""
+    fake.predictions = [prediction(f"pred_{i:03}") for i in range(130)]
+    fake.max_page = 40
+    assert len(await collect(client.predictions.list())) == 130
 
 
 async def test_list_limit_and_skip(client, fake):

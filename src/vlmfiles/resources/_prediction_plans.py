@@ -217,7 +217,9 @@ class ListPager:
     """The paging state of ``predictions.list()``, shared by the sync and async lists.
 
     The wire pages by ``skip``/``limit`` over a newest-first list, so a prediction submitted
-    while we page shifts the rest by one: ids already seen are skipped, so nothing repeats."""
+    while we page shifts the rest by one: ids already seen are skipped, so nothing repeats.
+    Only an empty page ends the walk: a server whose largest page is under ``LIST_PAGE``
+    answers short pages that are not the last."""
 
     def __init__(self, skip: int, limit: int | None) -> None:
         if skip < 0:
@@ -234,7 +236,6 @@ class ListPager:
         if self.done or want <= 0:
             self.done = True
             return None
-        self._want = want
         return RequestOptions("GET", "predictions", params={"skip": self.skip, "limit": want})
 
     def accept(self, data: Any) -> list[Prediction]:
@@ -242,7 +243,7 @@ class ListPager:
             raise VlmFilesError(f"GET predictions answered {type(data).__name__}, not a list")
         page = [_prediction(item, "GET predictions") for item in data]
         self.skip += len(page)
-        if len(page) < self._want:
+        if not page:
             self.done = True
         fresh = [p for p in page if p.id not in self.seen]
         if self.limit is not None:
