@@ -32,7 +32,7 @@ def env(server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 def invoices(tmp_path: Path, n: int) -> dict[Path, Invoice]:
     made = {}
     for i in range(n):
-        invoice = Invoice(f"INV-CLI-{i}", 50.0 + 10 * i)
+        invoice = Invoice(f"INV-{5100 + i}", 50.0 + 10 * i)
         made[save(invoice, tmp_path / f"inv{i}.pdf")] = invoice
     return made
 
@@ -56,7 +56,7 @@ def test_generate_batch_wait_json_reads_every_invoice(env, tmp_path):
     assert all(p["id"] in r.stdout for p in got)  # whole ids in the table
 
     r = runner.invoke(app, ["predictions", "get", got[0]["id"]])
-    assert r.exit_code == 0 and "INV-CLI-0" in r.stdout
+    assert r.exit_code == 0 and "INV-5100" in r.stdout
 
     r = runner.invoke(app, ["predictions", "wait", got[1]["id"], "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["response"]["total_amount"] == 60.0
@@ -112,4 +112,4 @@ def test_progress_display_on_a_terminal(env, tmp_path):
     screen = seen.decode(errors="replace")
     assert "Uploads" in screen and "Predictions" in screen, screen
     assert re.search(r"\d/3 done", screen), screen
-    assert "INV-CLI-2" in screen  # then the results table
+    assert "INV-5102" in screen  # then the results table

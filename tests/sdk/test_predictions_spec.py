@@ -39,7 +39,8 @@ async def test_upload_and_process(client, workdir, capsys):
     assert capsys.readouterr().out == "Invoice #: INV-2024-0042\nAmount: $1234.56\n"
     assert prediction.response["invoice_number"] == "INV-2024-0042"  # by key too
     assert prediction.domain == "document.invoice" and prediction.engine
-    assert prediction.completed_at >= prediction.created_at
+    assert prediction.completed_at >= prediction.started_at >= prediction.created_at
+    assert prediction.usage.elements_processed == 1 and prediction.error is None
 
 
 async def test_batch_processing_multiple_files(client, workdir, capsys):

@@ -48,10 +48,14 @@ class Prediction(BaseModel):
     does not break parsing."""
     created_at: UTCDateTime
     """When the prediction was submitted (aware, UTC)."""
+    started_at: UTCDateTime | None = None
+    """When a worker began it; ``None`` before."""
     completed_at: UTCDateTime | None = None
     """When it completed or failed; ``None`` before."""
     domain: str | None = None
     """The domain asked for, e.g. ``document.invoice``."""
+    model: str | None = None
+    """The model asked for (``vlm-1``)."""
     response: Any = None
     """The result: a ``ResponseData`` (a ``dict`` that also reads by attribute) for a JSON
     object, lists of them for a list; ``None`` until ``completed``."""
