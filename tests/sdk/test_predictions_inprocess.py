@@ -356,3 +356,23 @@ def test_the_sdk_never_imports_pillow(tmp_path: Path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out.strip() == "False"
+
+
+async def test_a_file_object_is_uploaded_and_a_pydantic_config_is_dumped(client, fake):
+    from pydantic import BaseModel
+
+    class GenerationConfig(BaseModel):  # the official SDK's shape: None fields left out
+        detail: str = "auto"
+        prompt: str | None = None
+
+    await aw(
+        client.document.generate(
+            io.BytesIO(b"%PDF-1.4\n" + b"y" * 50),
+            domain="document.markdown",
+            config=GenerationConfig(),
+        )
+    )
+    body = fake.bodies("document/generate")[0]
+    assert body["file_id"] == "file_0123" and body["config"] == {"detail": "auto"}
+    with pytest.raises(TypeError, match="`metadata` must be a dict"):
+        await aw(client.document.generate(file_id="f", domain="d", metadata=3))
