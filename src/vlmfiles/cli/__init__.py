@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .server import server_app
+from .worker import worker_app
 
 app = typer.Typer(
     name="vlmfiles",
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 app.registered_commands += server_app.registered_commands
 app.registered_groups += server_app.registered_groups
+app.registered_commands += worker_app.registered_commands
 
 try:
     from .files import files_app

@@ -100,6 +100,13 @@ def serve(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Server processes [default 1].")] = None,
     max_file_size: Annotated[int | None, typer.Option(help="Largest file in bytes.")] = None,
+    allow_private_urls: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-private-urls/--no-allow-private-urls",
+            help="Let prediction input URLs reach loopback/private addresses.",
+        ),
+    ] = None,
     config: ConfigFile = None,
 ) -> None:
     """Run the Files API server (embedded SQLite + local disk unless told otherwise)."""
@@ -112,6 +119,7 @@ def serve(
         public_url=public_url,
         workers=workers,
         max_file_size=max_file_size,
+        allow_private_urls=allow_private_urls,
     )
     settings = _settings(config, **flags)
     # Workers rebuild the settings from the environment: hand the flags down that way.

@@ -39,6 +39,7 @@ ACTOR = "run_prediction"
 MIN_BACKOFF_MS = 1000
 MAX_BACKOFF_MS = 30_000
 BACKSTOP_MS = 60_000  # TimeLimit past the runner's own limit: only if the loop is stuck
+STOP_TIMEOUT_MS = 10_000  # at shutdown; a job still running then is sent again at the next start
 
 
 async def open_context(settings: Settings, engines: EngineSet | None = None) -> JobContext:
@@ -136,6 +137,6 @@ class Queue:
 
     def stop(self) -> None:
         if self.worker is not None:
-            self.worker.stop()
+            self.worker.stop(timeout=STOP_TIMEOUT_MS)
             self.worker = None
         self.broker.close()
