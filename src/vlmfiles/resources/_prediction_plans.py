@@ -32,8 +32,8 @@ def require_id(prediction_id: Any) -> str:
 def _require_domain(domain: Any) -> str:
     if not isinstance(domain, str) or not domain.strip():
         raise ValueError(
-            "A domain is required, e.g. domain='document.invoice'; GET /v1/domains (or "
-            "`vlmfiles generate --help`) lists what the server can do"
+            "A domain is required, e.g. domain='document.invoice'; GET /v1/domains lists "
+            "the ones the server serves"
         )
     return domain
 
