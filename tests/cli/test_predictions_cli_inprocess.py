@@ -146,6 +146,9 @@ def test_predictions_get_shows_the_result(fake):
     fake.predictions = [prediction(LONG_ID, response={"invoice_number": "INV-42"})]
     r = runner.invoke(app, ["predictions", "get", LONG_ID])
     assert r.exit_code == 0 and LONG_ID in r.stdout and "INV-42" in r.stdout
+    r = runner.invoke(app, ["predictions", "get", LONG_ID], env={"COLUMNS": "40"})
+    folded = "".join(line.strip("│ ").split("│")[-1].strip() for line in r.stdout.splitlines())
+    assert "…" not in r.stdout and LONG_ID in folded  # whole, over two lines
     r = runner.invoke(app, ["predictions", "get", LONG_ID, "--json"])
     assert json.loads(r.stdout)["response"] == {"invoice_number": "INV-42"}
     r = runner.invoke(app, ["predictions", "get", "pred_missing"])

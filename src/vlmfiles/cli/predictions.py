@@ -122,7 +122,8 @@ def _show_one(p: Any, as_json: bool) -> None:
     if as_json:
         print(_dump(p))
         return
-    table = Table("field", "value", show_header=False)
+    # The id is never cut: a value too long for the terminal folds onto the next line.
+    table = Table("field", Column("value", overflow="fold"), show_header=False)
     for name, value in p.model_dump(mode="json").items():
         if name == "response" and value is not None:
             value = json.dumps(value, indent=2, ensure_ascii=False)
