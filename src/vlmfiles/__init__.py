@@ -14,6 +14,8 @@ from .exceptions import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    PredictionFailedError,
+    PredictionTimeoutError,
     RateLimitError,
     ResourceNotFoundError,
     ServerError,
@@ -21,7 +23,7 @@ from .exceptions import (
     ValidationError,
     VlmFilesError,
 )
-from .types import FileResponse, PresignedUrlResponse
+from .types import CreditUsage, FileResponse, Prediction, PresignedUrlResponse, ResponseData
 
 __all__ = [
     "APIConnectionError",
@@ -32,13 +34,18 @@ __all__ = [
     "AuthenticationError",
     "Client",
     "ConflictError",
+    "CreditUsage",
     "FileResponse",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "Prediction",
+    "PredictionFailedError",
+    "PredictionTimeoutError",
     "PresignedUrlResponse",
     "RateLimitError",
     "ResourceNotFoundError",
+    "ResponseData",
     "ServerError",
     "UnsupportedMediaTypeError",
     "ValidationError",

@@ -20,7 +20,10 @@ from ._base_client import (
     SyncAPIClient,
     TimeoutTypes,
 )
+from .resources.document import AsyncDocument, Document
 from .resources.files import AsyncFiles, Files
+from .resources.image import AsyncImage, Image
+from .resources.predictions import AsyncPredictions, Predictions
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -50,6 +53,18 @@ class Client(SyncAPIClient):
     @cached_property
     def files(self) -> Files:
         return Files(self)
+
+    @cached_property
+    def image(self) -> Image:
+        return Image(self)
+
+    @cached_property
+    def document(self) -> Document:
+        return Document(self)
+
+    @cached_property
+    def predictions(self) -> Predictions:
+        return Predictions(self)
 
     def __enter__(self) -> Client:
         return self
@@ -83,6 +98,18 @@ class AsyncClient(AsyncAPIClient):
     @cached_property
     def files(self) -> AsyncFiles:
         return AsyncFiles(self)
+
+    @cached_property
+    def image(self) -> AsyncImage:
+        return AsyncImage(self)
+
+    @cached_property
+    def document(self) -> AsyncDocument:
+        return AsyncDocument(self)
+
+    @cached_property
+    def predictions(self) -> AsyncPredictions:
+        return AsyncPredictions(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self

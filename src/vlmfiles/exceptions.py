@@ -5,6 +5,9 @@ Status errors carry what the server said: ``status_code``, ``message``, the erro
 problem). Network failures carry no status.
 
     VlmFilesError                    the SDK's base class (also: no API key configured)
+    ├── PredictionFailedError        ``predictions.wait``: the prediction failed; ``reason``
+    ├── PredictionTimeoutError       ``predictions.wait``: not done within ``timeout``
+    │                                (also a built-in ``TimeoutError``)
     └── ApiError (alias APIError)    status_code, message, type, request_id, http_status
         ├── APIConnectionError       could not reach the server, or it hung up
         │   └── APITimeoutError      the request took longer than ``timeout``
@@ -30,6 +33,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
+    from .types.prediction import Prediction
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -40,6 +45,8 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PredictionFailedError",
+    "PredictionTimeoutError",
     "RateLimitError",
     "ResourceNotFoundError",
     "ServerError",
@@ -51,6 +58,31 @@ __all__ = [
 
 class VlmFilesError(Exception):
     """Base class of every exception the SDK raises on purpose."""
+
+
+class PredictionFailedError(VlmFilesError):
+    """A prediction ended ``failed``. ``reason`` is the server's explanation."""
+
+    def __init__(self, prediction: Prediction) -> None:
+        self.prediction = prediction
+        self.prediction_id = prediction.id
+        self.reason = prediction.reason or "the server gave no reason"
+        super().__init__(f"Prediction {prediction.id} failed: {self.reason}")
+
+
+class PredictionTimeoutError(VlmFilesError, TimeoutError):
+    """A prediction was not done within the ``timeout`` given to ``wait``. It may still
+    finish: ``prediction`` is its last state; wait again or ``get`` it later."""
+
+    def __init__(self, prediction: Prediction, timeout: float) -> None:
+        self.prediction = prediction
+        self.prediction_id = prediction.id
+        self.status = prediction.status
+        self.timeout = timeout
+        super().__init__(
+            f"Prediction {prediction.id} did not complete within {timeout:g} seconds. "
+            f"Last status: {prediction.status}"
+        )
 
 
 class ApiError(VlmFilesError):

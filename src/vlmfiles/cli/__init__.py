@@ -9,7 +9,9 @@ from __future__ import annotations
 import typer
 
 from .files import files_app
+from .predictions import generate, predictions_app
 from .server import server_app
+from .worker import worker_app
 
 app = typer.Typer(
     name="vlmfiles",
@@ -19,7 +21,11 @@ app = typer.Typer(
 )
 app.registered_commands += server_app.registered_commands
 app.registered_groups += server_app.registered_groups
+app.registered_commands += worker_app.registered_commands
 app.add_typer(files_app, name="files")
+
+app.command("generate")(generate)
+app.add_typer(predictions_app, name="predictions")
 
 
 def main() -> None:

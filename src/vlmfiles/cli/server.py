@@ -182,6 +182,13 @@ def serve(
         int | None,
         setting("--max-file-size", help="Largest file, in bytes.", default="5 GiB"),
     ] = None,
+    allow_private_urls: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-private-urls/--no-allow-private-urls",
+            help="Let prediction input URLs reach loopback/private addresses.",
+        ),
+    ] = None,
     config: ConfigFile = None,
 ) -> None:
     """Run the Files API server (embedded SQLite + local disk unless told otherwise)."""
@@ -194,6 +201,7 @@ def serve(
         public_url=public_url,
         workers=workers,
         max_file_size=max_file_size,
+        allow_private_urls=allow_private_urls,
     )
     settings = _settings(config, **flags)
     # Workers rebuild the settings from the environment: hand the flags down that way.

@@ -22,6 +22,8 @@ from .metadata.migrate import current_revision, head_revision
 from .metadata.store import MetadataStore
 from .middleware import ApiMiddleware
 from .redact import install as redact_log_records
+from .predictions.lifecycle import close_predictions, open_predictions
+from .predictions.routes import router as predictions_router
 from .responses import JSONResponse
 from .routes.files import router, upload_route
 from .security import UrlSigner, load_or_create_secret
@@ -121,11 +123,13 @@ def create_app(settings: Settings) -> FastAPI:
         return_large_buffers_to_the_os()  # here: each worker process is its own allocator
         service = await build_service(settings)
         app.state.service = service
+        app.state.predictions = await open_predictions(service)
         async with anyio.create_task_group() as tg:
             service.md5.start(tg)
             tg.start_soon(_sweep_forever, service)
             yield
             tg.cancel_scope.cancel()
+        await close_predictions(app.state.predictions)
         await service.store.close()
         close = getattr(service.blobs, "close", None)
         if close is not None:
@@ -144,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     install_api_docs(app, settings)
+    app.include_router(predictions_router)
     app.state.recent_keys = RecentKeys()  # one per process: see auth.RecentKeys
 
     @app.get("/healthz", include_in_schema=False)

@@ -128,6 +128,68 @@ class Settings(BaseSettings):
         "(staging, unreferenced blobs, expired presigned uploads).",
     )
     log_level: str = Field("info", description="uvicorn log level.")
+    # Predictions (server/predictions/, docs/predictions.md) ------------------------------
+    queue_url: str | None = Field(
+        None,
+        description="Job broker: redis://HOST:PORT/DB, with `vlmfiles worker` processes "
+        "running the jobs. Default: an in-memory queue whose worker threads run inside "
+        "`vlmfiles serve` (no extra service).",
+    )
+    queue_namespace: str = Field(
+        "vlmfiles", description="Prefix of the broker's Redis keys: one per deployment."
+    )
+    queue_heartbeat_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A worker silent this long is taken for dead and its unacknowledged jobs "
+        "go to another worker (Redis broker).",
+    )
+    queue_maintenance_chance: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Out of a million broker commands, how many also look for dead workers' "
+        "jobs to redeliver (Redis broker). 1000000: every command.",
+    )
+    worker_threads: int = Field(
+        2, ge=1, description="Jobs one process runs at once (`serve` embedded, `worker`)."
+    )
+    prediction_engines: list[str] = Field(
+        ["vlmfiles.server.engines.offline:OfflineEngine"],
+        description="Engines, as `module:Class`; the first that serves a domain runs it.",
+    )
+    sync_wait_seconds: float = Field(
+        100.0,
+        ge=0,
+        description="How long a `batch=false` request waits for its result before it answers "
+        "`pending` (below the official SDK's 120 s timeout).",
+    )
+    job_time_limit_seconds: float = Field(
+        300.0, gt=0, description="A job running longer fails with that reason."
+    )
+    job_max_retries: int = Field(
+        3, ge=0, description="Retries, with backoff, of a job that met a transient fault."
+    )
+    max_input_bytes: int = Field(
+        100 * MiB, gt=0, description="Largest input file or fetched URL a job accepts."
+    )
+    max_inline_input_bytes: int = Field(
+        25 * MiB,
+        gt=0,
+        description="Largest request body of a generate call (base64 images included).",
+    )
+    max_pages: int = Field(2000, gt=0, description="A PDF with more pages is refused.")
+    max_pixels: int = Field(
+        100_000_000, gt=0, description="An image or rendered page with more pixels is refused."
+    )
+    url_fetch_timeout_seconds: float = Field(
+        30.0, gt=0, description="Time limit to fetch an outside http(s) input URL."
+    )
+    allow_private_urls: bool = Field(
+        False,
+        description="Let input URLs reach loopback, private and link-local addresses "
+        "(`--allow-private-urls`). Off: such a URL fails the job with that reason.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -2,6 +2,17 @@
 
 from ._datetime import UTCDateTime
 from .file_response import FilePurpose, FileResponse
+from .prediction import CreditUsage, Prediction, PredictionStatus
 from .presigned_url import PresignedUrlResponse
+from .response_data import ResponseData
 
-__all__ = ["FilePurpose", "FileResponse", "PresignedUrlResponse", "UTCDateTime"]
+__all__ = [
+    "CreditUsage",
+    "FilePurpose",
+    "FileResponse",
+    "Prediction",
+    "PredictionStatus",
+    "PresignedUrlResponse",
+    "ResponseData",
+    "UTCDateTime",
+]

@@ -1,0 +1,142 @@
+"""The job queue, on Dramatiq: why this library is in docs/predictions.md.
+
+Embedded (no ``queue_url``): Dramatiq's in-memory broker, its worker threads inside the
+``vlmfiles serve`` process; the prediction rows are the durable record, and the jobs they
+say are unfinished are sent again at start (``resend_unfinished``).
+
+Scale (``queue_url=redis://...``): Dramatiq's Redis broker, acknowledging a message only
+after its job ran (at least once); a worker silent for ``queue_heartbeat_seconds`` is taken
+for dead and its messages go to another. Any number of ``vlmfiles worker`` processes.
+
+A message carries only the prediction id. Retries (with exponential backoff) are
+Dramatiq's ``Retries`` middleware; ``TimeLimit`` is a backstop behind the runner's own
+limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO, Middleware
+
+from ..metadata.store import MetadataStore
+from ..settings import Settings
+from ..storage import open_blob_store
+from .engines import EngineSet
+from .fetch import Fetcher
+from .runner import JobContext
+from .store import PredictionStore
+
+log = logging.getLogger("vlmfiles.predictions")
+
+QUEUE = "predictions"
+ACTOR = "run_prediction"
+MIN_BACKOFF_MS = 1000
+MAX_BACKOFF_MS = 30_000
+BACKSTOP_MS = 60_000  # TimeLimit past the runner's own limit: only if the loop is stuck
+STOP_TIMEOUT_MS = 10_000  # at shutdown; a job still running then is sent again at the next start
+
+
+async def open_context(settings: Settings, engines: EngineSet | None = None) -> JobContext:
+    url = settings.resolved_database_url
+    return JobContext(
+        settings=settings,
+        store=PredictionStore.from_url(url, settings.worker_threads + 1),
+        fetcher=Fetcher(
+            files=MetadataStore.from_url(url, pool_size=settings.worker_threads + 1),
+            blobs=open_blob_store(settings.resolved_storage_url),
+            max_bytes=settings.max_input_bytes,
+            timeout=settings.url_fetch_timeout_seconds,
+            allow_private=settings.allow_private_urls,
+        ),
+        engines=engines or EngineSet.from_specs(settings.prediction_engines),
+    )
+
+
+async def close_context(ctx: JobContext) -> None:
+    await ctx.store.close()
+    await ctx.fetcher.files.close()
+    close = getattr(ctx.fetcher.blobs, "close", None)
+    if close is not None:
+        close()
+
+
+class _Context(Middleware):
+    """Opens the job context on the worker's event loop at boot, closes it at shutdown."""
+
+    def __init__(self, settings: Settings, engines: EngineSet | None) -> None:
+        self.settings = settings
+        self.engines = engines
+        self.ctx: JobContext | None = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        loop = get_event_loop_thread()
+        assert loop is not None
+        self.ctx = loop.run_coroutine(open_context(self.settings, self.engines))
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        loop = get_event_loop_thread()
+        if self.ctx is not None and loop is not None:
+            loop.run_coroutine(close_context(self.ctx))
+            self.ctx = None
+
+
+class Queue:
+    """The broker of one process and the actor it sends to (and, in a worker, runs)."""
+
+    def __init__(self, settings: Settings, engines: EngineSet | None = None) -> None:
+        self.settings = settings
+        broker: dramatiq.Broker
+        if settings.queue_url:
+            broker = RedisBroker(  # type: ignore[no-untyped-call]
+                url=settings.queue_url,
+                namespace=settings.queue_namespace,
+                heartbeat_timeout=int(settings.queue_heartbeat_seconds * 1000),
+                maintenance_chance=settings.queue_maintenance_chance,
+            )
+        else:
+            broker = StubBroker()
+        self.context = _Context(settings, engines)
+        broker.add_middleware(AsyncIO())
+        broker.add_middleware(self.context)
+        self.broker = broker
+        self.worker: dramatiq.Worker | None = None
+
+        async def run_prediction(pred_id: str) -> None:
+            assert self.context.ctx is not None, "the job context opens at worker boot"
+            await self.context.ctx.run(pred_id)
+
+        self.actor: Any = dramatiq.actor(
+            actor_name=ACTOR,
+            queue_name=QUEUE,
+            broker=broker,
+            max_retries=settings.job_max_retries,
+            min_backoff=MIN_BACKOFF_MS,
+            max_backoff=MAX_BACKOFF_MS,
+            time_limit=int(settings.job_time_limit_seconds * 1000) + BACKSTOP_MS,
+        )(run_prediction)
+
+    @property
+    def in_memory(self) -> bool:
+        return not self.settings.queue_url
+
+    def send(self, pred_id: str) -> None:
+        """Blocking (a Redis round trip): call it from a thread in async code."""
+        self.actor.send(pred_id)
+
+    def start_worker(self) -> None:
+        self.worker = dramatiq.Worker(
+            self.broker, worker_threads=self.settings.worker_threads, worker_timeout=100
+        )
+        self.worker.start()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop(timeout=STOP_TIMEOUT_MS)
+            self.worker = None
+        self.broker.close()

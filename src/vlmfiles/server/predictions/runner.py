@@ -1,0 +1,126 @@
+"""One job: claim it, fetch its inputs, run the engine, record the outcome once.
+
+Outcomes:
+- the engine answered: ``completed`` with the response and its usage;
+- ``EngineError`` (a refused input, a deleted file, a private URL...): ``failed`` with the
+  reason, at once;
+- past ``job_time_limit_seconds``: ``failed`` ("ran past its time limit");
+- a transient fault (network, 5xx, the database or blob store): raised, so the broker
+  retries with backoff; the last attempt ``failed`` with the reason instead;
+- any other exception (an engine bug): ``failed`` with its type and message.
+
+The outcome is one conditional update (``PredictionStore.finish``): a job redelivered
+after its worker died may run twice, and completes once.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import sqlalchemy.exc
+
+from ..engines.base import EngineError, EngineResult, Limits
+from ..settings import Settings
+from .engines import EngineSet
+from .fetch import Fetcher, TransientInputError
+from .store import PredictionStore
+
+log = logging.getLogger("vlmfiles.predictions")
+
+TRANSIENT = (TransientInputError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+
+
+@dataclass
+class JobContext:
+    """What a worker process keeps between jobs."""
+
+    settings: Settings
+    store: PredictionStore
+    fetcher: Fetcher
+    engines: EngineSet
+
+    async def run(self, pred_id: str) -> None:
+        if not await self.store.claim(pred_id):
+            log.info("prediction %s already ended; delivery ignored", pred_id)
+            return
+        job = await self.store.job(pred_id)
+        if job is None:
+            return
+        started = time.monotonic()
+        limit = self.settings.job_time_limit_seconds
+        try:
+            with anyio.fail_after(limit):
+                result = await self._run(job, started + limit)
+        except EngineError as exc:
+            await self._fail(pred_id, str(exc), started)
+        except TimeoutError:
+            await self._fail(
+                pred_id,
+                f"the job ran past its time limit of {limit:g} s (VLMFILES_JOB_TIME_LIMIT_SECONDS)",
+                started,
+            )
+        except TRANSIENT as exc:
+            if job["attempts"] > self.settings.job_max_retries:
+                await self._fail(
+                    pred_id, f"gave up after {job['attempts']} attempts: {exc}", started
+                )
+                return
+            log.warning("prediction %s attempt %s: %s; retrying", pred_id, job["attempts"], exc)
+            raise
+        except Exception as exc:
+            log.exception("prediction %s: the engine crashed", pred_id)
+            await self._fail(pred_id, f"the engine crashed: {type(exc).__name__}: {exc}", started)
+        else:
+            usage = {
+                "elements_processed": result.elements,
+                "element_type": result.element_type,
+                "credits_used": 0,
+                "steps": 1,
+                "duration_seconds": int(time.monotonic() - started),
+            }
+            won = await self.store.finish(
+                pred_id,
+                status="completed",
+                response=result.response,
+                usage=usage,
+                engine=result.engine,
+            )
+            if not won:
+                log.info("prediction %s was completed by another delivery", pred_id)
+
+    async def _run(self, job: Any, deadline: float) -> EngineResult:
+        engine = self.engines.for_domain(job["domain"])
+        if engine is None:
+            raise EngineError(
+                f"no engine of this worker serves {job['domain']!r}; it serves "
+                f"{self.engines.listing()}"
+            )
+        limits = Limits(
+            max_pages=self.settings.max_pages,
+            max_pixels=self.settings.max_pixels,
+            deadline=deadline,
+        )
+        with tempfile.TemporaryDirectory(prefix="vlmfiles-job-") as folder:
+            inputs = await self.fetcher.materialize(job["tenant_id"], job["inputs"], Path(folder))
+            # The engine checks the deadline between pages; a thread cannot be stopped, so
+            # the job ends at the limit even if the engine does not, and its thread is let go.
+            return await anyio.to_thread.run_sync(
+                engine.run,
+                job["domain"],
+                inputs,
+                job["config"] or {},
+                limits,
+                abandon_on_cancel=True,
+            )
+
+    async def _fail(self, pred_id: str, reason: str, started: float) -> None:
+        usage = {"message": reason, "duration_seconds": int(time.monotonic() - started)}
+        await self.store.finish(
+            pred_id, status="failed", response=None, usage=usage, engine=None, error=reason
+        )
