@@ -167,7 +167,7 @@ def _with_store(settings: Any, call: Any) -> Any:
     _, _, store_mod = _server_modules()
 
     async def go() -> Any:
-        store = store_mod.MetadataStore.from_url(
+        store = store_mod.open_metadata_store(
             settings.resolved_database_url, pool_size=settings.database_pool_size
         )
         try:

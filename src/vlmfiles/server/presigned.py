@@ -31,7 +31,7 @@ from .errors import (
 )
 from .ingest import HashingSink, clean_filename, ingest_raw
 from .metadata.records import iso
-from .metadata.store import FileRecord, UploadRecord, now_us
+from .metadata.store import FileRecord, IdTaken, UploadRecord, now_us
 from .security import new_file_id
 from .sniff import DEFAULT_PURPOSE, check_purpose
 from .storage import BlobStore
@@ -65,6 +65,7 @@ class PresignedUploads:
     async def create_presigned_upload(
         self,
         tenant_id: str,
+        key_id: str,
         filename: str,
         purpose: str | None,
         expiration: int | None,
@@ -78,8 +79,8 @@ class PresignedUploads:
         limit = self.settings.max_upload_url_expiry_seconds
         if not 1 <= ttl <= limit:
             raise BadRequest(f"expiration must be between 1 and {limit} seconds; got {ttl}.")
-        upload_id = new_file_id()
         created = now_us()
+        upload_id = new_file_id(created)  # the upload's file will have this id
         ctype = content_type or "application/octet-stream"
         await self.store.create_upload(
             UploadRecord(
@@ -102,7 +103,8 @@ class PresignedUploads:
                 content_type,  # type: ignore[attr-defined]
             )
         else:
-            url, _ = self.signer.sign("PUT", f"/v1/uploads/{upload_id}", tenant_id, upload_id, ttl)
+            path = f"/v1/uploads/{upload_id}"
+            url, _ = self.signer.sign("PUT", path, tenant_id, key_id, upload_id, ttl)
         return {
             "id": upload_id,
             "url": url,
@@ -121,10 +123,14 @@ class PresignedUploads:
         """Whether presigned uploads go straight to the blob store (S3) or through us."""
         return hasattr(self.blobs, "presign_put")
 
-    def check_signature(
-        self, method: str, tenant_id: str, file_id: str, expires: str, signature: str
+    async def check_signature(
+        self, method: str, tenant_id: str, key_id: str, file_id: str, expires: str, signature: str
     ) -> None:
-        reason = self.signer.verify(method, tenant_id, file_id, expires, signature)
+        """Refuse (403) a signed URL that is forged, expired, or whose API key is revoked
+        (or its tenant gone): a URL lives no longer than the key that asked for it."""
+        reason = self.signer.verify(method, tenant_id, key_id, file_id, expires, signature)
+        if reason is None and not await self.store.key_is_live(tenant_id, key_id):
+            reason = "the API key it was made with has been revoked"
         if reason is not None:
             raise Forbidden(f"This signed URL is not valid: {reason}. Ask for a new one.")
 
@@ -152,6 +158,8 @@ class PresignedUploads:
             rec, created = await self._commit(
                 tenant_id, staged, upload.purpose, upload.filename, upload.id
             )
+        except IdTaken:  # another PUT of other bytes to this URL committed first
+            raise Conflict(f"Upload {upload_id!r} has already received its file.") from None
         except (UnsupportedMediaType, BadRequest) as refused:
             if not await self.store.fail_upload(upload.id, refused.status_code, refused.message):
                 raise Conflict(f"Upload {upload_id!r} has already received its file.") from None
@@ -223,9 +231,15 @@ class PresignedUploads:
         except BaseException:
             await sink.abort()
             raise
-        rec, created = await self._commit(
-            upload.tenant_id, staged, upload.purpose, upload.filename, upload.id
-        )
+        try:
+            rec, created = await self._commit(
+                upload.tenant_id, staged, upload.purpose, upload.filename, upload.id
+            )
+        except IdTaken:  # a concurrent verify-upload committed it first
+            found = await self.store.get_file(upload.tenant_id, upload.id)
+            if found is None:
+                raise Conflict(f"Upload {upload.id!r} was committed and since deleted.") from None
+            return found
         if not await self.store.complete_upload(upload.id, rec.id):
             winner = await self.store.get_upload(upload.tenant_id, upload.id)
             if winner is not None and winner.file_id is not None:

@@ -32,7 +32,7 @@ from .md5 import Md5Filler
 from .metadata.records import iso
 from .metadata.store import FileRecord, MetadataStore, now_us
 from .presigned import PresignedUploads
-from .security import UrlSigner, new_file_id
+from .security import UrlSigner, file_id_time, new_file_id
 from .settings import INLINE_MAX_CEILING, Settings
 from .sniff import DEFAULT_PURPOSE, JsonValidator, check_accepted, check_purpose, detect
 from .storage import BlobStore, is_hex_digest
@@ -55,11 +55,13 @@ class FileService(PresignedUploads):
 
     # Shaping ----------------------------------------------------------------------------
 
-    def file_json(self, rec: FileRecord) -> dict[str, Any]:
+    def file_json(self, rec: FileRecord, key_id: str) -> dict[str, Any]:
+        """The API's JSON for ``rec``; its URL valid while the API key ``key_id`` is."""
         url, expires = self.signer.sign(
             "GET",
             f"/v1/files/{rec.id}/content",
             rec.tenant_id,
+            key_id,
             rec.id,
             self.settings.url_expiry_seconds,
         )
@@ -123,7 +125,9 @@ class FileService(PresignedUploads):
         except BaseException:
             await staged.discard()
             raise
-        return await self._commit(tenant_id, staged, chosen, filename, new_file_id(), key_hash)
+        return await self._commit(
+            tenant_id, staged, chosen, filename, new_file_id(now_us()), key_hash
+        )
 
     async def _commit(
         self,
@@ -149,7 +153,7 @@ class FileService(PresignedUploads):
                 purpose=purpose,
                 filename=filename,
                 content_type=content_type,
-                created_us=now_us(),
+                created_us=file_id_time(file_id) or now_us(),  # the id carries the sort key
             )
             if writer is None:  # a small file: its bytes go in the database, with its record
                 result, created = await self.store.commit_upload(
@@ -194,9 +198,17 @@ class FileService(PresignedUploads):
             check_purpose(purpose)
         cursor = None
         if after is not None:
-            cursor = await self.store.get_file(tenant_id, after)
-            if cursor is None:
-                raise BadRequest(f"Cursor 'after' names no file of yours: {after!r}.")
+            created = file_id_time(after)  # the id carries its sort key: its file may be gone
+            if created is not None:
+                cursor = (created, after)
+            else:  # an id of the older shape names its place only while its file exists
+                rec = await self.store.get_file(tenant_id, after)
+                if rec is None:
+                    raise BadRequest(
+                        f"Cursor 'after' must be the id of a file from the previous page; "
+                        f"{after!r} names no file of yours."
+                    )
+                cursor = (rec.created_us, rec.id)
         return await self.store.list_files(
             tenant_id, purpose=purpose, skip=skip, limit=limit, after=cursor
         )

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         7 * 24 * 3600, gt=0, description="Longest lifetime a presigned upload URL may ask for."
     )
     list_max_limit: int = Field(1000, gt=0, description="Largest page GET /v1/files returns.")
+    recent_keys_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long a process trusts an API key that uploaded without looking it "
+        "up again (the upload's commit still checks it). Saves PostgreSQL a round trip per "
+        "upload; 0 looks every key up.",
+    )
     sweep_interval_seconds: int = Field(
         600,
         gt=0,
