@@ -45,7 +45,7 @@ async def _fill(database_url: str, tenant_name: str, start: int, n: int) -> None
             async with store.engine.begin() as conn:
                 await conn.execute(insert(blobs), blob_rows)
                 await conn.execute(insert(files), file_rows)
-        if store.dialect == "postgresql":
+        if store.engine.dialect.name == "postgresql":
             # What autovacuum does within a minute of a bulk load: without statistics the
             # planner picked a slow plan for the cursor query right after the fill.
             async with store.engine.begin() as conn:

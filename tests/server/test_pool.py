@@ -10,8 +10,8 @@ import sqlalchemy
 from tests.support.postgres import fresh_database
 from vlmfiles.server.errors import classify_backend_error
 from vlmfiles.server.metadata import engines
-from vlmfiles.server.metadata.postgres import PostgresStore
 from vlmfiles.server.metadata.migrate import upgrade
+from vlmfiles.server.metadata.postgres import PostgresStore
 from vlmfiles.server.security import hash_api_key
 
 

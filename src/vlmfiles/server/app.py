@@ -77,9 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
             tg.cancel_scope.cancel()
         await service.store.close()
-        close = getattr(service.blobs, "close", None)
-        if close is not None:
-            await anyio.to_thread.run_sync(close)
+        await anyio.to_thread.run_sync(service.blobs.close)
 
     app = FastAPI(
         title="vlmfiles",

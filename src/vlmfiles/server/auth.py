@@ -26,7 +26,7 @@ def _bearer_key(request: Request) -> str:
 
 
 async def _key_of(request: Request, key_hash: str) -> tuple[str, str]:
-    key = await request.app.state.service.store.live_key(key_hash)
+    key: tuple[str, str] | None = await request.app.state.service.store.live_key(key_hash)
     if key is None:
         raise Unauthorized(REFUSED)
     return key

@@ -19,7 +19,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 try:
     import uvloop
@@ -31,7 +31,7 @@ if uvloop is None:  # pragma: no cover - asyncio's loop already accepts up to th
     Loop = asyncio.new_event_loop
 else:
 
-    class Loop(uvloop.Loop):  # type: ignore[misc,name-defined]
+    class Loop(uvloop.Loop):  # type: ignore[no-redef]
         async def create_server(  # type: ignore[override]
             self, protocol_factory: Callable[[], asyncio.BaseProtocol], *args: Any, **kwargs: Any
         ) -> asyncio.AbstractServer:
@@ -51,7 +51,10 @@ else:
             server = await super().create_server(make_protocol, *args, **kwargs)
             # Our own descriptors for the listening sockets (uvloop's stay uvloop's);
             # closed with the server, or the port would keep taking connections.
-            listeners.extend(socket.socket(fileno=os.dup(sock.fileno())) for sock in server.sockets)
+            listeners.extend(
+                socket.socket(fileno=os.dup(sock.fileno()))
+                for sock in cast(asyncio.Server, server).sockets
+            )
             return _Server(server, listeners)
 
 
@@ -85,7 +88,7 @@ async def _serve(
     protocol_factory: Callable[[], asyncio.BaseProtocol],
 ) -> None:
     try:
-        await loop.connect_accepted_socket(protocol_factory, conn)  # type: ignore[arg-type]
+        await loop.connect_accepted_socket(protocol_factory, conn)
     except OSError:
         conn.close()  # the client went away before its transport was set up
 

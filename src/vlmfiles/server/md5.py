@@ -75,13 +75,12 @@ class Md5Filler:
     async def _compute(self, sha256: str) -> str | None:
         try:
             # Read once, past the page cache where the store can (see LocalBlobStore).
-            read = getattr(self._blobs, "read_once", self._blobs.read)
-            chunks = await anyio.to_thread.run_sync(read, sha256)
+            chunks = await anyio.to_thread.run_sync(self._blobs.read_once, sha256)
         except BlobNotFound:  # deleted meanwhile: nothing left to describe
             return None
         h = hashlib.md5()
 
-        def step(it: Iterator[bytes] = chunks) -> bool:
+        def step(it: Iterator[bytes | memoryview] = chunks) -> bool:
             for n, chunk in enumerate(it, 1):
                 h.update(chunk)
                 if n == CHUNKS_PER_HOP:

@@ -34,7 +34,7 @@ from .metadata.records import iso
 from .metadata.store import FileRecord, IdTaken, UploadRecord, now_us
 from .security import new_file_id
 from .sniff import DEFAULT_PURPOSE, check_purpose
-from .storage import BlobStore
+from .storage import BlobStore, PresignedBlobStore
 
 if TYPE_CHECKING:
     from .ingest import Staged
@@ -94,13 +94,10 @@ class PresignedUploads:
                 file_id=None,
             )
         )
-        if self.direct_uploads:
+        if self.direct is not None:
             # Straight to the object store; verify-upload then hashes and commits it.
             url = await anyio.to_thread.run_sync(
-                self.blobs.presign_put,
-                upload_id,
-                ttl,
-                content_type,  # type: ignore[attr-defined]
+                self.direct.presign_put, upload_id, ttl, content_type
             )
         else:
             path = f"/v1/uploads/{upload_id}"
@@ -119,9 +116,10 @@ class PresignedUploads:
         }
 
     @property
-    def direct_uploads(self) -> bool:
-        """Whether presigned uploads go straight to the blob store (S3) or through us."""
-        return hasattr(self.blobs, "presign_put")
+    def direct(self) -> PresignedBlobStore | None:
+        """The blob store, if presigned uploads go straight to it (S3), else None: through
+        our own ``PUT /v1/uploads/{id}``."""
+        return self.blobs if isinstance(self.blobs, PresignedBlobStore) else None
 
     async def check_signature(
         self, method: str, tenant_id: str, key_id: str, file_id: str, expires: str, signature: str
@@ -179,10 +177,10 @@ class PresignedUploads:
             raise NotFound(f"No upload {upload_id!r}.")
         if upload.error_status is not None:
             raise error_for_status(upload.error_status, upload.error_message or "Refused.")
-        if upload.file_id is None and self.direct_uploads:
-            size = await anyio.to_thread.run_sync(self.blobs.incoming_size, upload.id)  # type: ignore[attr-defined]
+        if upload.file_id is None and self.direct is not None:
+            size = await anyio.to_thread.run_sync(self.direct.incoming_size, upload.id)
             if size is not None:
-                return await self._adopt_incoming(upload, size)
+                return await self._adopt_incoming(self.direct, upload, size)
         if upload.file_id is None:
             if upload.expires_us < now_us():
                 raise NotFound(f"Upload {upload_id!r} expired before any bytes were sent.")
@@ -195,23 +193,27 @@ class PresignedUploads:
             raise NotFound(f"The file of upload {upload_id!r} has since been deleted.")
         return rec
 
-    async def _adopt_incoming(self, upload: UploadRecord, size: int) -> FileRecord:
+    async def _adopt_incoming(
+        self, store: PresignedBlobStore, upload: UploadRecord, size: int
+    ) -> FileRecord:
         """Hash an object PUT straight to the store, then commit it like any upload. A
         refusal is recorded, so asking again gives the same answer."""
         try:
-            return await self._adopt_incoming_checked(upload, size)
+            return await self._adopt_incoming_checked(store, upload, size)
         except (UnsupportedMediaType, BadRequest, PayloadTooLarge) as refused:
             await self.store.fail_upload(upload.id, refused.status_code, refused.message)
             raise
 
-    async def _adopt_incoming_checked(self, upload: UploadRecord, size: int) -> FileRecord:
+    async def _adopt_incoming_checked(
+        self, store: PresignedBlobStore, upload: UploadRecord, size: int
+    ) -> FileRecord:
         if size > self.settings.max_file_size:
-            await anyio.to_thread.run_sync(self.blobs.delete_incoming, upload.id)  # type: ignore[attr-defined]
+            await anyio.to_thread.run_sync(store.delete_incoming, upload.id)
             raise PayloadTooLarge(
                 f"File too large: {size} bytes were uploaded and the limit is "
                 f"{self.settings.max_file_size} bytes. The upload was discarded."
             )
-        incoming = IncomingBlob(self.blobs, upload.id)
+        incoming = IncomingBlob(store, upload.id)
         sink = HashingSink(
             incoming,
             self.settings.max_file_size,
@@ -219,7 +221,7 @@ class PresignedUploads:
             defer_md5=False,  # the object is read back from S3 here anyway
         )
         try:
-            chunks = self.blobs.read_incoming(upload.id)  # type: ignore[attr-defined]
+            chunks = store.read_incoming(upload.id)
             while True:
                 chunk = await anyio.to_thread.run_sync(next, chunks, None)
                 if chunk is None:
@@ -253,7 +255,7 @@ class IncomingBlob:
     """A directly uploaded object seen as a staged blob: the hashing sink's writer (its
     bytes are already stored, so ``write`` does nothing), committed by a copy in the store."""
 
-    def __init__(self, blobs: BlobStore, upload_id: str) -> None:
+    def __init__(self, blobs: PresignedBlobStore, upload_id: str) -> None:
         self.blobs = blobs
         self.upload_id = upload_id
 
@@ -261,7 +263,7 @@ class IncomingBlob:
         pass
 
     def commit(self, key: str) -> None:
-        self.blobs.commit_incoming(self.upload_id, key)  # type: ignore[attr-defined]
+        self.blobs.commit_incoming(self.upload_id, key)
 
     def abort(self) -> None:
-        self.blobs.delete_incoming(self.upload_id)  # type: ignore[attr-defined]
+        self.blobs.delete_incoming(self.upload_id)

@@ -299,16 +299,16 @@ class FileService(PresignedUploads):
         for sha in await self.store.unreferenced_blobs():
             released += await self.release_blob(sha)
         expired = await self.store.expired_uploads(now_us())
+        direct = self.direct
         for up in expired:
-            if self.direct_uploads:
-                await anyio.to_thread.run_sync(self.blobs.delete_incoming, up.id)  # type: ignore[attr-defined]
+            if direct is not None:
+                await anyio.to_thread.run_sync(direct.delete_incoming, up.id)
             await self.store.delete_upload(up.id)
-        if self.direct_uploads:
+        if direct is not None:
             # Objects PUT to an upload URL and never verified (or PUT again after it was):
             # once every URL that could have written them has expired, they are garbage.
             await anyio.to_thread.run_sync(
-                self.blobs.sweep_incoming,  # type: ignore[attr-defined]
-                self.settings.max_upload_url_expiry_seconds + STALE_SECONDS,
+                direct.sweep_incoming, self.settings.max_upload_url_expiry_seconds + STALE_SECONDS
             )
         await self.md5.sweep()
         removed = 0

@@ -92,7 +92,7 @@ def detect(head: bytes) -> str:
     matchers = filetype.types if head.startswith(_ZIP) else _NOT_ZIPPED_DOCUMENTS
     kind = filetype.match(head, matchers) if head else None
     if kind is not None:
-        return kind.mime
+        return str(kind.mime)
     if not _looks_like_text(head):
         return "application/octet-stream"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()

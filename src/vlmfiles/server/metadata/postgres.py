@@ -42,7 +42,7 @@ T = TypeVar("T")
 def compiled(stmt: Any) -> tuple[str, tuple[str, ...]]:
     """``stmt``'s SQL for asyncpg (``$1``...) and its parameters' names in order; for
     statements built once (queries.py), as it is keyed by the statement object."""
-    c = stmt.compile(dialect=asyncpg_dialect())
+    c = stmt.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
     return str(c), tuple(c.positiontup or ())
 
 

@@ -53,7 +53,9 @@ def _driver_sql(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> tuple[str, tu
 def driver_execute(conn: Connection, sql: str, args: tuple[Any, ...] = ()) -> Any:
     """Execute ``sql`` on the driver's own cursor (see above); return the cursor."""
     dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None  # an open connection
+    cursor = dbapi_connection.cursor()
     try:
         cursor.execute(sql, args)
     except dbapi.Error as e:
@@ -332,7 +334,8 @@ def lock_blob(conn: Connection, sha256: str, md5: str | None, size: int) -> str 
     )
     if md5 is not None:
         return md5
-    return conn.execute(_BLOB_MD5, {"sha256": sha256}).scalar_one()
+    known: str | None = conn.execute(_BLOB_MD5, {"sha256": sha256}).scalar_one()
+    return known
 
 
 def store_blob_data(conn: Connection, sha256: str, data: bytes) -> None:

@@ -24,7 +24,8 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 def _service(request: Request) -> FileService:
-    return request.app.state.service
+    service: FileService = request.app.state.service
+    return service
 
 
 def _file_json(request: Request, rec: FileRecord) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def _check_declared_length(request: Request, file_limit: int, overhead: int = 0)
 async def health(request: Request, response: Response, tenant: Tenant) -> dict[str, str]:
     # Tells our SDK whether a file's sha256 may follow its bytes (``any``) or is better sent
     # first (``first``: the S3 store then writes the bytes straight under their final key).
-    first = getattr(_service(request).blobs, "wants_sha256_first", False)
+    first = _service(request).blobs.wants_sha256_first
     response.headers[SHA256_HEADER] = "first" if first else "any"
     return {"status": "ok", "tenant": tenant}
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .base import BlobNotFound, BlobStore, BlobWriter, StoreBusy, is_hex_digest
+from .base import (
+    BlobNotFound,
+    BlobStore,
+    BlobWriter,
+    PresignedBlobStore,
+    StoreBusy,
+    is_hex_digest,
+)
 
 __all__ = [
     "BlobNotFound",
     "BlobStore",
     "BlobWriter",
+    "PresignedBlobStore",
     "StoreBusy",
     "is_hex_digest",
     "open_blob_store",

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from .base import BlobNotFound, is_hex_digest
 
@@ -303,6 +304,8 @@ class LocalBlobWriter:
 
 
 class LocalBlobStore:
+    wants_sha256_first = False  # its writers stage to a temp file and rename: no gain
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.staging = root / ".staging"
@@ -335,14 +338,17 @@ class LocalBlobStore:
             raise BlobNotFound(key) from None
         return self._iter(f, start, end)
 
-    def read_once(self, key: str) -> Iterator[memoryview]:
+    def close(self) -> None:
+        pass
+
+    def read_once(self, key: str) -> Iterator[bytes | memoryview]:
         """The whole blob for one pass that need not stay cached (the md5 filled in after
         an upload): read with O_DIRECT where the file system has it, so it faults no fresh
         page-cache memory in, the next 2 MiB on the disk thread while the caller works on
         this one. Each chunk is a view into a reused buffer, valid until the next is asked
         for."""
         if not self.direct:
-            return self.read(key)  # type: ignore[return-value]  # bytes are views' equal here
+            return iter(self.read(key))
         try:
             fd = os.open(self.path_for(key), os.O_RDONLY | os.O_DIRECT)
         except FileNotFoundError:
@@ -351,14 +357,14 @@ class LocalBlobStore:
             if exc.errno != errno.EINVAL:
                 raise
             self.direct = False
-            return self.read(key)  # type: ignore[return-value]
+            return iter(self.read(key))
         return _read_direct(fd, self._refused_direct)
 
     def _refused_direct(self) -> None:
         self.direct = False  # not asked again, for reads or writes
 
     @staticmethod
-    def _iter(f, start: int, end: int | None) -> Iterator[bytes]:
+    def _iter(f: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
         with f:
             f.seek(start)
             remaining = None if end is None else end - start

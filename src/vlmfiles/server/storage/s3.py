@@ -229,7 +229,8 @@ class S3BlobStore:
 
     def _head(self, s3_key: str) -> dict[str, Any] | None:
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=s3_key)
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=s3_key)
+            return head
         except ClientError as e:
             if _missing(e):
                 return None
@@ -260,6 +261,9 @@ class S3BlobStore:
     def size(self, key: str) -> int | None:
         head = self._head(self.blob_key(key))
         return None if head is None else head["ContentLength"]
+
+    def read_once(self, key: str) -> Iterator[bytes]:
+        return self.read(key)
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         s3_key = self.blob_key(key)
@@ -368,7 +372,7 @@ class S3BlobStore:
 
     def _last_part(self, up: dict[str, Any]) -> dt.datetime:
         """When the upload last received a part: a slow but live writer keeps adding them."""
-        newest = up["Initiated"]
+        newest: dt.datetime = up["Initiated"]
         try:
             pages = self.client.get_paginator("list_parts").paginate(
                 Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"]
@@ -381,7 +385,7 @@ class S3BlobStore:
                 raise
         return newest
 
-    # Presigned uploads straight to the store (the server checks hasattr(presign_put)) -------
+    # Presigned uploads straight to the store (base.PresignedBlobStore) ----------------------
 
     def presign_put(self, upload_id: str, expires_seconds: int, content_type: str | None) -> str:
         """A URL a client PUTs the file's bytes to, without credentials.
@@ -390,12 +394,13 @@ class S3BlobStore:
         client that sends another one or none (plain ``curl -T``, httpx with bytes), and
         the server judges the type from the bytes anyway."""
         del content_type
-        return self._presigner.generate_presigned_url(
+        url: str = self._presigner.generate_presigned_url(
             "put_object",
             Params={"Bucket": self.bucket, "Key": self.incoming_key(upload_id)},
             ExpiresIn=int(expires_seconds),
             HttpMethod="PUT",
         )
+        return url
 
     def incoming_size(self, upload_id: str) -> int | None:
         head = self._head(self.incoming_key(upload_id))
