@@ -141,7 +141,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        loop="vlmfiles.server.loop:Loop",  # uvloop, taking every waiting connection
+        loop="vlmfiles.server.loop:Loop" if settings.accept_all_waiting else "auto",
         limit_concurrency=settings.max_connections,
         log_level=settings.log_level,
         proxy_headers=False,

@@ -3,9 +3,8 @@
 libuv 1.45 and later accept one connection per turn of the event loop (libuv pull request
 3696: most second ``accept`` calls find nothing). uvloop inherits that. On a busy server a
 turn lasts as long as the requests it runs, so a burst of new connections waits in the
-listen queue one turn each: 64 clients connecting at once to a server busy with 1 ms
-requests waited up to 2.3 s for their first answer, against 0.1 s on asyncio's own loop,
-which accepts up to the backlog per turn (and serves requests more slowly).
+listen queue one turn each, many times longer than on asyncio's own loop, which accepts
+up to the backlog per turn (and serves requests more slowly).
 
 `Loop` keeps uvloop and does what asyncio's loop does: when libuv hands over a connection,
 the connections that wait behind it are accepted too (up to the backlog) and served on

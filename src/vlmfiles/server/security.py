@@ -90,8 +90,7 @@ def load_or_create_secret(data_dir: Path) -> bytes:
 class UrlSigner:
     secret: bytes
     public_url: str  # e.g. http://127.0.0.1:8000 (no /v1)
-    # The HMAC keyed once; each signature copies it (a listing signs a URL per file:
-    # 2.5 against 3.8 us per signature for keying it anew).
+    # The HMAC keyed once; each signature copies it (a listing signs a URL per file).
     _keyed: hmac.HMAC = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         "(staging, unreferenced blobs, expired presigned uploads).",
     )
     log_level: str = Field("info", description="uvicorn log level.")
+    accept_all_waiting: bool = Field(
+        True,
+        description="Serve on vlmfiles' uvloop (server/loop.py), which accepts every "
+        "connection waiting, not one per turn of the loop: a burst of new clients is "
+        "answered at once. false: uvicorn's own choice of loop.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import mmap
 import os
 import threading
@@ -59,9 +60,13 @@ class _AlignedBuffers:
 
 
 _buffers = _AlignedBuffers(DIRECT_BUFFER, keep=8)
+
+
 # Full buffers are written here while the writer's own thread (hashing the upload) fills
 # the next one: an O_DIRECT write returns only once the disk has the bytes.
-_disk = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vlmfiles-disk")
+@functools.cache
+def _disk() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="vlmfiles-disk")
 
 
 def _write_all(fd: int, data: memoryview) -> None:
@@ -80,7 +85,7 @@ def _read_direct(fd: int, refused: Callable[[], None]) -> Iterator[memoryview]:
     ``open`` and refuse reads with EINVAL), ``refused()`` is called and the file is read
     through the page cache instead."""
     bufs = (_buffers.take(), _buffers.take())
-    ahead: Future[int] | None = _disk.submit(os.preadv, fd, [bufs[0]], 0)
+    ahead: Future[int] | None = _disk().submit(os.preadv, fd, [bufs[0]], 0)
     offset, i = 0, 0
     try:
         while ahead is not None:
@@ -94,7 +99,7 @@ def _read_direct(fd: int, refused: Callable[[], None]) -> Iterator[memoryview]:
                 _set_direct(fd, False)
                 n = os.preadv(fd, [bufs[i]], 0)
             if n == DIRECT_BUFFER:  # a short read is the end of the file
-                ahead = _disk.submit(os.preadv, fd, [bufs[1 - i]], offset + n)
+                ahead = _disk().submit(os.preadv, fd, [bufs[1 - i]], offset + n)
             if n:
                 with memoryview(bufs[i]) as whole, whole[:n] as view:
                     yield view
@@ -189,7 +194,7 @@ class LocalBlobWriter:
         full, self._fill = self._buf, 0
         assert full is not None
         self._buf, self._spare = self._spare, full
-        self._inflight = _disk.submit(_write_all_from, self._file.fileno(), full)
+        self._inflight = _disk().submit(_write_all_from, self._file.fileno(), full)
 
     def _write_head(self, n: int) -> None:
         """Write the buffer's first ``n`` bytes (a multiple of ALIGN) here and now, with
@@ -306,13 +311,13 @@ class LocalBlobWriter:
 class LocalBlobStore:
     wants_sha256_first = False  # its writers stage to a temp file and rename: no gain
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, direct: bool = True) -> None:
         self.root = root
         self.staging = root / ".staging"
         self.staging.mkdir(parents=True, exist_ok=True)
         # Write blobs with O_DIRECT (where the OS and file system have it; turned off at
         # the first write the file system refuses).
-        self.direct = hasattr(os, "O_DIRECT")
+        self.direct = direct and hasattr(os, "O_DIRECT")
 
     def path_for(self, key: str) -> Path:
         if not is_hex_digest(key, 64):
