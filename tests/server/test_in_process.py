@@ -18,16 +18,16 @@ from vlmfiles.server.settings import Settings
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+async def running(tmp_path, **settings: object) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running, and a client with a key. (Not a fixture: the
     lifespan's task group must end in the task that started it.)"""
-    settings = Settings(data_dir=tmp_path, secret_key="test-secret")
-    await anyio.to_thread.run_sync(upgrade, settings.resolved_database_url)
-    app = create_app(settings)
+    config = Settings(data_dir=tmp_path, secret_key="test-secret", **settings)
+    await anyio.to_thread.run_sync(upgrade, config.resolved_database_url)
+    app = create_app(config)
     async with app.router.lifespan_context(app):
         key, _ = await app.state.service.store.create_key("in-process")
         transport = httpx.ASGITransport(app=app)
-        base = settings.resolved_public_url
+        base = config.resolved_public_url
         async with httpx.AsyncClient(transport=transport, base_url=base) as client:
             client.headers["Authorization"] = f"Bearer {key}"
             client.app = app  # type: ignore[attr-defined]
@@ -44,6 +44,8 @@ async def test_every_refusal_has_the_one_error_shape(tmp_path):
         assert_error(await app.get("/v1/nothing-here"), 404, "no route")
         assert_error(await app.get("/v1/files/file_unknown"), 404, "file_unknown")
         assert_error(await app.get("/v1/files", params={"limit": 0}), 400)
+        too_many = await app.get("/v1/files", params={"limit": 1001})
+        assert_error(too_many, 400, "limit", "1000")  # list_max_limit's default
         assert_error(await app.get("/v1/files/hash/xyz"), 400, "hex digits")
         empty = await app.post("/v1/files", files={"file": ("e.txt", b"")})
         assert_error(empty, 400, "empty")
@@ -74,3 +76,9 @@ async def test_a_signed_url_ends_with_its_key(tmp_path):
         assert await app.app.state.service.store.revoke_key(key) == 1
         gone = await app.get(url.path, params=url.params, headers=anonymous)
         assert_error(gone, 403, "revoked")
+
+
+async def test_the_largest_page_is_the_setting(tmp_path):
+    async with running(tmp_path, list_max_limit=5) as app:
+        assert (await app.get("/v1/files", params={"limit": 5})).status_code == 200
+        assert_error(await app.get("/v1/files", params={"limit": 6}), 400, "between 1 and 5")

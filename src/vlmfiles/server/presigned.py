@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._protocol import DEFAULT_PURPOSE
 from .errors import (
     ApiError,
     BadRequest,
@@ -33,7 +34,7 @@ from .ingest import HashingSink, clean_filename, ingest_raw
 from .metadata.records import iso
 from .metadata.store import FileRecord, IdTaken, UploadRecord, now_us
 from .security import new_file_id
-from .sniff import DEFAULT_PURPOSE, check_purpose
+from .sniff import check_purpose
 from .storage import BlobStore, PresignedBlobStore
 
 if TYPE_CHECKING:

@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 
+from .._protocol import DEFAULT_PURPOSE
 from .errors import (
     ApiError,
     BadRequest,
@@ -34,7 +35,7 @@ from .metadata.store import FileRecord, MetadataStore, now_us
 from .presigned import PresignedUploads
 from .security import UrlSigner, file_id_time, new_file_id
 from .settings import INLINE_MAX_CEILING, Settings
-from .sniff import DEFAULT_PURPOSE, JsonValidator, check_accepted, check_purpose, detect
+from .sniff import JsonValidator, check_accepted, check_purpose, detect
 from .storage import BlobStore, is_hex_digest
 
 log = logging.getLogger("vlmfiles.server")
@@ -196,6 +197,10 @@ class FileService(PresignedUploads):
     ) -> list[FileRecord]:
         if purpose is not None:
             check_purpose(purpose)
+        if limit > self.settings.list_max_limit:
+            raise BadRequest(
+                f"limit must be between 1 and {self.settings.list_max_limit}; got {limit}."
+            )
         cursor = None
         if after is not None:
             created = file_id_time(after)  # the id carries its sort key: its file may be gone

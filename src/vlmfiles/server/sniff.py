@@ -20,18 +20,8 @@ from dataclasses import dataclass, field
 import filetype
 from filetype.types.document import ZippedDocumentBase
 
+from .._protocol import PURPOSES
 from .errors import BadRequest, UnsupportedMediaType
-
-PURPOSES = (
-    "fine-tune",
-    "assistants",
-    "assistants_output",
-    "batch",
-    "batch_output",
-    "vision",
-    "datasets",
-)
-DEFAULT_PURPOSE = "assistants"
 
 VISION_TYPES = frozenset(
     {

@@ -111,7 +111,7 @@ async def list_files(
     request: Request,
     tenant: Tenant,
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    limit: Annotated[int, Query(ge=1, description="At most the server's list_max_limit")] = 10,
     purpose: str | None = None,
     after: Annotated[str | None, Query(description="Cursor: a file id from the last page")] = None,
 ) -> JSONResponse:
