@@ -24,7 +24,6 @@ from .errors import (
     ApiError,
     BadRequest,
     Conflict,
-    Forbidden,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -35,35 +34,23 @@ from .metadata.records import iso
 from .metadata.store import FileRecord, IdTaken, UploadRecord, now_us
 from .security import new_file_id
 from .sniff import check_purpose
-from .storage import BlobStore, PresignedBlobStore
+from .storage import PresignedBlobStore
 
 if TYPE_CHECKING:
-    from .ingest import Staged
-    from .metadata.store import MetadataStore
-    from .security import UrlSigner
-    from .settings import Settings
-    from .sniff import JsonValidator
+    from .service import FileService
 
 
 class PresignedUploads:
-    """The presigned-upload half of ``FileService``, a mixin over its stores and commit."""
+    """Uploads by URL, for ``FileService`` (its ``presigned``): they end in its commit."""
 
-    settings: Settings
-    store: MetadataStore
-    blobs: BlobStore
-    signer: UrlSigner
+    def __init__(self, files: FileService) -> None:
+        self.files = files
+        self.settings = files.settings
+        self.store = files.store
+        self.blobs = files.blobs
+        self.signer = files.signer
 
-    if TYPE_CHECKING:  # provided by FileService
-
-        async def _commit(
-            self, tenant_id: str, staged: Staged, purpose: str, filename: str, file_id: str
-        ) -> tuple[FileRecord, bool]: ...
-
-        def _validator_for(self, purpose: str | None) -> JsonValidator | None: ...
-
-        async def delete(self, tenant_id: str, file_id: str) -> FileRecord: ...
-
-    async def create_presigned_upload(
+    async def create(
         self,
         tenant_id: str,
         key_id: str,
@@ -122,18 +109,7 @@ class PresignedUploads:
         our own ``PUT /v1/uploads/{id}``."""
         return self.blobs if isinstance(self.blobs, PresignedBlobStore) else None
 
-    async def check_signature(
-        self, method: str, tenant_id: str, key_id: str, file_id: str, expires: str, signature: str
-    ) -> None:
-        """Refuse (403) a signed URL that is forged, expired, or whose API key is revoked
-        (or its tenant gone): a URL lives no longer than the key that asked for it."""
-        reason = self.signer.verify(method, tenant_id, key_id, file_id, expires, signature)
-        if reason is None and not await self.store.key_is_live(tenant_id, key_id):
-            reason = "the API key it was made with has been revoked"
-        if reason is not None:
-            raise Forbidden(f"This signed URL is not valid: {reason}. Ask for a new one.")
-
-    async def receive_presigned(
+    async def receive(
         self, tenant_id: str, upload_id: str, stream: AsyncIterator[bytes]
     ) -> tuple[FileRecord, bool] | ApiError:
         """Take the bytes PUT to an upload URL. A body over the size limit is refused
@@ -151,10 +127,10 @@ class PresignedUploads:
                 stream,
                 self.blobs,
                 self.settings.max_file_size,
-                self._validator_for(upload.purpose),
+                self.files.validator_for(upload.purpose),
                 self.settings.inline_max_bytes,
             )
-            rec, created = await self._commit(
+            rec, created = await self.files.commit(
                 tenant_id, staged, upload.purpose, upload.filename, upload.id
             )
         except IdTaken:  # another PUT of other bytes to this URL committed first
@@ -168,11 +144,11 @@ class PresignedUploads:
             # created a second record: drop ours unless it is the same one.
             winner = await self.store.get_upload(tenant_id, upload_id)
             if created and winner is not None and winner.file_id != rec.id:
-                await self.delete(tenant_id, rec.id)
+                await self.files.delete(tenant_id, rec.id)
             raise Conflict(f"Upload {upload_id!r} has already received its file.")
         return rec, created
 
-    async def verify_upload(self, tenant_id: str, upload_id: str) -> FileRecord:
+    async def verify(self, tenant_id: str, upload_id: str) -> FileRecord:
         upload = await self.store.get_upload(tenant_id, upload_id)
         if upload is None:
             raise NotFound(f"No upload {upload_id!r}.")
@@ -218,7 +194,7 @@ class PresignedUploads:
         sink = HashingSink(
             incoming,
             self.settings.max_file_size,
-            self._validator_for(upload.purpose),
+            self.files.validator_for(upload.purpose),
             defer_md5=False,  # the object is read back from S3 here anyway
         )
         try:
@@ -235,7 +211,7 @@ class PresignedUploads:
             await sink.abort()
             raise
         try:
-            rec, created = await self._commit(
+            rec, created = await self.files.commit(
                 upload.tenant_id, staged, upload.purpose, upload.filename, upload.id
             )
         except IdTaken:  # a concurrent verify-upload committed it first

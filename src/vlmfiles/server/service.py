@@ -26,6 +26,7 @@ from .._protocol import DEFAULT_PURPOSE
 from .errors import (
     ApiError,
     BadRequest,
+    Forbidden,
     NotFound,
 )
 from .ingest import Staged, clean_filename, declared_sha256, ingest_multipart
@@ -44,15 +45,17 @@ STALE_SECONDS = 3600
 
 
 @dataclass
-class FileService(PresignedUploads):
+class FileService:
     settings: Settings
     store: MetadataStore
     blobs: BlobStore
     signer: UrlSigner
     md5: Md5Filler = field(init=False)
+    presigned: PresignedUploads = field(init=False)
 
     def __post_init__(self) -> None:
         self.md5 = Md5Filler(self.store, self.blobs)
+        self.presigned = PresignedUploads(self)
 
     # Shaping ----------------------------------------------------------------------------
 
@@ -81,7 +84,7 @@ class FileService(PresignedUploads):
             "url_expires_at": iso(expires * 1_000_000),
         }
 
-    def _validator_for(self, purpose: str | None) -> JsonValidator | None:
+    def validator_for(self, purpose: str | None) -> JsonValidator | None:
         if purpose == "fine-tune":
             return JsonValidator(self.settings.max_json_document_size)
         return None
@@ -102,7 +105,7 @@ class FileService(PresignedUploads):
             check_purpose(purpose)
 
         def validator_for(fields: dict[str, str]) -> JsonValidator | None:
-            return self._validator_for(purpose or fields.get("purpose"))
+            return self.validator_for(purpose or fields.get("purpose"))
 
         staged = await ingest_multipart(
             stream,
@@ -126,11 +129,11 @@ class FileService(PresignedUploads):
         except BaseException:
             await staged.discard()
             raise
-        return await self._commit(
+        return await self.commit(
             tenant_id, staged, chosen, filename, new_file_id(now_us()), key_hash
         )
 
-    async def _commit(
+    async def commit(
         self,
         tenant_id: str,
         staged: Staged,
@@ -183,6 +186,17 @@ class FileService(PresignedUploads):
         return await self.store.release_blob(sha256, self.blobs.delete)
 
     # Reads and deletes ------------------------------------------------------------------
+
+    async def check_signature(
+        self, method: str, tenant_id: str, key_id: str, file_id: str, expires: str, signature: str
+    ) -> None:
+        """Refuse (403) a signed URL that is forged, expired, or whose API key is revoked
+        (or its tenant gone): a URL lives no longer than the key that asked for it."""
+        reason = self.signer.verify(method, tenant_id, key_id, file_id, expires, signature)
+        if reason is None and not await self.store.key_is_live(tenant_id, key_id):
+            reason = "the API key it was made with has been revoked"
+        if reason is not None:
+            raise Forbidden(f"This signed URL is not valid: {reason}. Ask for a new one.")
 
     async def get(self, tenant_id: str, file_id: str) -> FileRecord:
         if not file_id:
@@ -304,7 +318,7 @@ class FileService(PresignedUploads):
         for sha in await self.store.unreferenced_blobs():
             released += await self.release_blob(sha)
         expired = await self.store.expired_uploads(now_us())
-        direct = self.direct
+        direct = self.presigned.direct
         for up in expired:
             if direct is not None:
                 await anyio.to_thread.run_sync(direct.delete_incoming, up.id)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from ..._protocol import SHA256_HEADER
 from ..auth import require_tenant, upload_tenant
@@ -18,7 +20,6 @@ from ..service import FileService
 
 router = APIRouter(prefix="/v1", responses=ERRORS, default_response_class=JSONResponse)  # type: ignore[arg-type]
 Tenant = Annotated[str, Depends(require_tenant)]
-UploadKey = Annotated[tuple[str, str], Depends(upload_tenant)]
 
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -57,12 +58,60 @@ async def health(request: Request, response: Response, tenant: Tenant) -> dict[s
     return {"status": "ok", "tenant": tenant}
 
 
-@router.post(
+class PlainRoute(APIRoute):
+    """A route whose endpoint takes the ``Request`` and is called as it is: documented from
+    its declaration like any route, without FastAPI's per-request dependency solving and
+    response handling. For the upload, which small uploads keep CPU-bound."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
+        return endpoint
+
+
+async def upload_file(request: Request) -> JSONResponse:
+    # The key may come from the recently used ones (auth.RecentKeys): the commit checks it.
+    tenant, key_hash = await upload_tenant(request)
+    service = _service(request)
+    _check_declared_length(request, service.settings.max_file_size, MULTIPART_OVERHEAD)
+    try:
+        rec, created = await service.upload_multipart(
+            tenant,
+            request.stream(),
+            request.headers.get("content-type"),
+            request.query_params.get("purpose"),
+            key_hash,
+        )
+    except RevokedKey:
+        request.app.state.recent_keys.forget(key_hash)
+        raise Unauthorized(
+            "This API key was revoked before the upload could be stored; nothing was stored. "
+            "Create a key with `vlmfiles keys create`."
+        ) from None
+    return JSONResponse(
+        _file_json(request, rec),
+        status_code=201,
+        headers={"X-Deduplicated": "false" if created else "true"},
+    )
+
+
+router.add_api_route(
     "/files",
+    upload_file,
+    methods=["POST"],
+    route_class_override=PlainRoute,
     status_code=201,
     response_model=FileObject,
     summary="Upload a file (multipart/form-data, part 'file')",
     openapi_extra={
+        "parameters": [
+            {
+                "name": "purpose",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Default: assistants",
+            }
+        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -77,33 +126,9 @@ async def health(request: Request, response: Response, tenant: Tenant) -> dict[s
                     }
                 }
             },
-        }
+        },
     },
 )
-async def upload_file(
-    request: Request,
-    key: UploadKey,
-    purpose: Annotated[str | None, Query(description="Default: assistants")] = None,
-) -> JSONResponse:
-    # The key may come from the recently used ones (auth.RecentKeys): the commit checks it.
-    tenant, key_hash = key
-    service = _service(request)
-    _check_declared_length(request, service.settings.max_file_size, MULTIPART_OVERHEAD)
-    try:
-        rec, created = await service.upload_multipart(
-            tenant, request.stream(), request.headers.get("content-type"), purpose, key_hash
-        )
-    except RevokedKey:
-        request.app.state.recent_keys.forget(key_hash)
-        raise Unauthorized(
-            "This API key was revoked before the upload could be stored; nothing was stored. "
-            "Create a key with `vlmfiles keys create`."
-        ) from None
-    return JSONResponse(
-        _file_json(request, rec),
-        status_code=201,
-        headers={"X-Deduplicated": "false" if created else "true"},
-    )
 
 
 @router.get("/files", response_model=list[FileObject], summary="List files, newest first")
@@ -137,7 +162,7 @@ async def presigned_url(
     request: Request, tenant: Tenant, body: PresignedUrlRequest
 ) -> JSONResponse:
     return JSONResponse(
-        await _service(request).create_presigned_upload(
+        await _service(request).presigned.create(
             tenant,
             request.state.key_id,
             body.filename,
@@ -153,7 +178,7 @@ async def presigned_url(
 )
 async def verify_upload(request: Request, tenant: Tenant, upload_id: str) -> JSONResponse:
     return JSONResponse(
-        _file_json(request, await _service(request).verify_upload(tenant, upload_id))
+        _file_json(request, await _service(request).presigned.verify(tenant, upload_id))
     )
 
 
@@ -207,7 +232,7 @@ async def put_upload(
     await service.check_signature("PUT", tenant, key, upload_id, expires, signature)
     request.state.key_id = key  # the file's URL is signed for the key that signed this one
     _check_declared_length(request, service.settings.max_file_size)
-    result = await service.receive_presigned(tenant, upload_id, request.stream())
+    result = await service.presigned.receive(tenant, upload_id, request.stream())
     if isinstance(result, ApiError):
         # The bytes were received; GET /v1/files/verify-upload/{id} reports the refusal.
         return JSONResponse(
