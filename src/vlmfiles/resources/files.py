@@ -1,9 +1,9 @@
 """``client.files``: upload, list, get, download and delete files.
 
-``Files`` (sync, here) and ``AsyncFiles`` (async_files.py) mirror each other call for call.
-The list results both return (``FileList``, ``AsyncFileList``) and their page size ``PAGE``
-live here; small helpers both use live in _files_common.py. Import the public names,
-``AsyncFiles`` included, from this module.
+``Files`` (sync, here) and ``AsyncFiles`` (async_files.py) mirror each other call for call;
+the requests they make and the checks they share are built in _files_common.py, the list
+results they return (``FileList``, ``AsyncFileList``) in _file_lists.py. Import the public
+names, ``AsyncFiles`` included, from this module.
 """
 
 from __future__ import annotations
