@@ -164,11 +164,10 @@ class FileService:
                     rec, data=staged.data, key_hash=key_hash
                 )
             else:
-                prepare = getattr(writer, "prepare", None)
-                if prepare is not None and not getattr(writer, "prepared", False):
+                if not writer.prepared:
                     # The slow part of making bytes durable, outside the lock (a one-batch
                     # body was prepared in the sink's hop already).
-                    await anyio.to_thread.run_sync(prepare)
+                    await anyio.to_thread.run_sync(writer.prepare)
                 result, created = await self.store.commit_upload(
                     rec, lambda: writer.commit(staged.sha256), key_hash=key_hash
                 )

@@ -25,12 +25,20 @@ from typing import Protocol, runtime_checkable
 
 
 class BlobWriter(Protocol):
-    """Optionally also ``prepare()``: make the staged bytes durable before ``commit``, so
-    that ``commit`` (called while the metadata store holds a lock) is quick, with a
-    ``prepared`` property saying it has run; and
-    ``expect(key)``: called before any byte when the client declared the bytes' sha256, so a
-    store can stage them under their final key (``commit`` is still called with the key
-    the bytes really hash to, and only when it matches)."""
+    """Stages one blob: ``write``, then ``prepare`` outside any lock, then ``commit`` (quick:
+    the metadata store holds a lock around it) or ``abort``."""
+
+    @property
+    def prepared(self) -> bool:
+        """``prepare`` has run (or there is nothing for it to do)."""
+
+    def prepare(self) -> None:
+        """Make the staged bytes durable, so that ``commit`` is quick."""
+
+    def expect(self, key: str) -> None:
+        """Called before any byte when the client declared the bytes' sha256, so a store can
+        stage them under their final key (``commit`` is still called with the key the bytes
+        really hash to, and only when it matches). May do nothing."""
 
     def write(self, data: bytes) -> None:
         """Append ``data`` to the staged blob."""

@@ -271,6 +271,9 @@ class LocalBlobWriter:
 
     # The BlobWriter interface ----------------------------------------------------------
 
+    def expect(self, key: str) -> None:
+        pass  # staged under a temp name and renamed at commit: the final name gains nothing
+
     @property
     def prepared(self) -> bool:
         """``prepare`` has run (the file is fsynced and closed)."""

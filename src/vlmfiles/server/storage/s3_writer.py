@@ -103,6 +103,12 @@ class S3BlobWriter:
         self._expected: str | None = None  # a declared sha256: staging under its final key
         self._staged_object = False  # a completed object under a staging key (to delete)
 
+    # Completing the upload is the commit's work (into its final key): nothing to prepare.
+    prepared = True
+
+    def prepare(self) -> None:
+        pass
+
     def expect(self, key: str) -> None:
         """The bytes are declared to hash to ``key``: stage them under its final name."""
         if self._upload_id is None and not self._buf:  # before any byte
