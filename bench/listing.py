@@ -13,10 +13,10 @@ import httpx
 async def _fill(database_url: str, tenant_name: str, start: int, n: int) -> None:
     from sqlalchemy import insert, select
 
-    from vlmfiles.server.metadata.store import MetadataStore
+    from vlmfiles.server.metadata.store import open_metadata_store
     from vlmfiles.server.metadata.tables import blobs, files, tenants
 
-    store = MetadataStore.from_url(database_url)
+    store = open_metadata_store(database_url)
     try:
         async with store.engine.begin() as conn:
             tenant_id = (
@@ -45,7 +45,7 @@ async def _fill(database_url: str, tenant_name: str, start: int, n: int) -> None
             async with store.engine.begin() as conn:
                 await conn.execute(insert(blobs), blob_rows)
                 await conn.execute(insert(files), file_rows)
-        if store.dialect == "postgresql":
+        if store.engine.dialect.name == "postgresql":
             # What autovacuum does within a minute of a bulk load: without statistics the
             # planner picked a slow plan for the cursor query right after the fill.
             async with store.engine.begin() as conn:

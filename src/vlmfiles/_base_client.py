@@ -220,7 +220,7 @@ class SyncAPIClient(BaseClient):
                 self._url(opts.url),
                 params=opts.params,
                 json=opts.json,
-                content=body,  # type: ignore[arg-type]
+                content=body,
                 headers=self._headers(opts),
                 timeout=self._timeout(opts),
             )
@@ -290,7 +290,7 @@ class AsyncAPIClient(BaseClient):
                 self._url(opts.url),
                 params=opts.params,
                 json=opts.json,
-                content=body,  # type: ignore[arg-type]
+                content=body,
                 headers=self._headers(opts),
                 timeout=self._timeout(opts),
             )

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
+Purpose = Literal[
+    "fine-tune",
+    "assistants",
+    "assistants_output",
+    "batch",
+    "batch_output",
+    "vision",
+    "datasets",
+]
+"""What a file is for; the server judges its bytes by it (server/sniff.py)."""
+
+PURPOSES: tuple[str, ...] = get_args(Purpose)
+DEFAULT_PURPOSE: Purpose = "assistants"
+
 SHA256_HEADER = "Vlmfiles-Upload-Sha256"
 """Sent by a vlmfiles server on ``GET /v1/health``: ``any`` if a file's sha256 may follow
 its bytes at no cost, ``first`` if the server would rather have it before them (an S3-backed

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from vlmfiles.server.errors import classify_backend_error
 from vlmfiles.server.metadata import queries
+from vlmfiles.server.metadata.engines import create_sqlite_engine
 from vlmfiles.server.metadata.records import FileRecord, now_us
-from vlmfiles.server.metadata.store import create_sqlite_engine
 from vlmfiles.server.metadata.tables import blob_data, files, metadata
 from vlmfiles.server.security import hash_api_key
 

@@ -41,7 +41,7 @@ def test_every_kind_of_error_has_the_one_shape(server, api):
 def test_success_responses_carry_a_request_id_too(api):
     r = api.get("/files")
     assert r.headers["x-request-id"].startswith("req_")
-    # The upload, which is served ahead of FastAPI's own layers (app.FilesApi), too.
+    # The upload too.
     r = api.post("/files", files={"file": ("a.txt", b"request ids")})
     assert r.status_code == 201 and r.headers["x-request-id"].startswith("req_")
 
@@ -60,7 +60,7 @@ def test_a_bug_is_a_500_in_the_shape_and_the_connection_is_closed_cleanly(tmp_pa
     traceback; and ``Connection: close``, because uvicorn closes the connection after that
     answer (a client that sent its next request on it met a connection reset). The real app
     and uvicorn, in this process, with one route added that fails, and the upload route
-    made to fail (it is served ahead of FastAPI's own layers: app.FilesApi)."""
+    made to fail (its key lookup, ``auth.upload_tenant``)."""
     settings = Settings(data_dir=tmp_path / "data", port=free_port())
     settings.data_dir.mkdir()
     upgrade(settings.resolved_database_url)

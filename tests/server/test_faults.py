@@ -87,7 +87,7 @@ def _server_on_postgres(tmp_path: Path, **env: str) -> Iterator[tuple[ServerProc
 def test_postgres_connections_cut_while_the_server_is_idle_are_replaced_unseen(tmp_path):
     """A database restart while the server idles leaves its pooled connections dead: the
     pool pings a connection idle over IDLE_PING_SECONDS before use, and replaces it."""
-    from vlmfiles.server.metadata.store import IDLE_PING_SECONDS
+    from vlmfiles.server.metadata.engines import IDLE_PING_SECONDS
 
     with _server_on_postgres(tmp_path) as (srv, url), srv.client() as c:
         f = upload(c, unique()).json()
@@ -101,7 +101,7 @@ def test_postgres_connections_cut_while_in_use_cost_one_503_each_then_are_replac
     """A database restart while the server is busy (its connections used within the last
     second, so not pinged): a request on a dead pooled connection is a 503 (never a 500),
     that connection is dropped, and the pool opens new ones. Small uploads and API-key
-    lookups run on asyncpg directly (asyncpg_direct); a dead connection handed back to the
+    lookups run on asyncpg directly (metadata/postgres.py); a dead connection handed back to the
     pool there would fail request after request."""
     with _server_on_postgres(tmp_path, VLMFILES_DATABASE_POOL_SIZE="3") as (srv, url):
         clients = [srv.client() for _ in range(3)]

@@ -6,8 +6,8 @@ import anyio
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select
 
+from vlmfiles.server.metadata.engines import create_sqlite_engine
 from vlmfiles.server.metadata.group_commit import GroupCommitter
-from vlmfiles.server.metadata.store import create_sqlite_engine
 
 meta = MetaData()
 rows = Table("rows", meta, Column("n", Integer, primary_key=True))

@@ -9,8 +9,9 @@ import sqlalchemy
 
 from tests.support.postgres import fresh_database
 from vlmfiles.server.errors import classify_backend_error
-from vlmfiles.server.metadata import store as store_mod
+from vlmfiles.server.metadata import engines
 from vlmfiles.server.metadata.migrate import upgrade
+from vlmfiles.server.metadata.postgres import PostgresStore
 from vlmfiles.server.security import hash_api_key
 
 
@@ -23,8 +24,8 @@ def pg_url():
 
 @pytest.mark.asyncio(loop_scope="function")
 async def test_a_request_that_finds_no_free_connection_is_a_503(pg_url, monkeypatch):
-    monkeypatch.setattr(store_mod, "POOL_TIMEOUT_SECONDS", 0.2)
-    store = store_mod.MetadataStore(pg_url, pool_size=1)
+    monkeypatch.setattr(engines, "POOL_TIMEOUT_SECONDS", 0.2)
+    store = PostgresStore(pg_url, pool_size=1)
     try:
         async with store.engine.connect():  # the pool's only connection, held
             with pytest.raises(sqlalchemy.exc.TimeoutError) as caught:
@@ -50,7 +51,7 @@ async def test_requests_waiting_for_a_connection_are_served_first_come_first_ser
     connection to whoever asks next: a client that just finished asks again at once and
     wins, again and again, while the others wait (measured on the scale stack: a p99 of
     ~1 s at a p50 of ~55 ms, 64 clients)."""
-    store = store_mod.MetadataStore(pg_url, pool_size=1)
+    store = PostgresStore(pg_url, pool_size=1)
     served = 0
     overtaken: list[int] = []
 
@@ -83,7 +84,7 @@ async def test_requests_given_up_waiting_or_running_give_their_connection_back(p
     """Clients that disconnect while their request waits for a connection, or while it
     runs (the request is cancelled), must not take a connection's turn with them: the
     server would serve fewer requests at once after each, and none in the end."""
-    store = store_mod.MetadataStore(pg_url, pool_size=2)
+    store = PostgresStore(pg_url, pool_size=2)
     key = hash_api_key("vk_unknown")
     try:
         for _ in range(5):

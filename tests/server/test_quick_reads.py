@@ -12,7 +12,7 @@ import sqlalchemy.exc
 
 from vlmfiles.server.metadata import queries
 from vlmfiles.server.metadata.migrate import upgrade
-from vlmfiles.server.metadata.store import MetadataStore
+from vlmfiles.server.metadata.store import open_metadata_store
 from vlmfiles.server.security import hash_api_key
 
 
@@ -24,7 +24,7 @@ async def _migrated(tmp_path) -> str:
 
 async def _key(url: str) -> tuple[str, str]:
     """A key made by another store (another process, as `vlmfiles keys create` is)."""
-    other = MetadataStore.from_url(url)
+    other = open_metadata_store(url)
     try:
         return await other.create_key("t")
     finally:
@@ -48,7 +48,7 @@ class _LoopTicker:
 
 async def test_a_lookup_sees_keys_created_and_revoked_by_another_connection(tmp_path):
     url = await _migrated(tmp_path)
-    store, other = MetadataStore.from_url(url), MetadataStore.from_url(url)
+    store, other = open_metadata_store(url), open_metadata_store(url)
     try:
         assert (
             await store.tenant_for_key_hash(hash_api_key("vlmf_nobody")) is None
@@ -82,7 +82,7 @@ async def test_a_locked_database_holds_the_lookup_not_the_event_loop(tmp_path):
 
     holder = threading.Thread(target=hold_exclusive)
     holder.start()
-    store = MetadataStore.from_url(url)
+    store = open_metadata_store(url)
     ticker = _LoopTicker()
     try:
         assert locked.wait(10)
@@ -116,7 +116,7 @@ async def test_a_busy_read_on_the_loop_is_retried_in_a_thread(tmp_path, monkeypa
         return real(conn, stmt, params)
 
     monkeypatch.setattr(queries, "fetch_one", busy_on_the_loop)
-    store = MetadataStore.from_url(url)
+    store = open_metadata_store(url)
     try:
         assert await store.tenant_for_key_hash(hash_api_key(key)) == tenant
         assert calls == ["loop", "thread"]

@@ -152,3 +152,11 @@ def test_a_file_system_that_opens_o_direct_but_refuses_its_reads_is_read_cached(
     assert b"".join(bytes(c) for c in store.read_once(key)) == data
     assert not store.direct  # found out once, not asked again
     assert b"".join(bytes(c) for c in store.read_once(key)) == data
+
+
+def test_direct_io_can_be_switched_off_by_the_storage_url(tmp_path):
+    from vlmfiles.server.storage import open_blob_store
+
+    assert not open_blob_store((tmp_path / "a").as_uri() + "?direct=false").direct
+    with pytest.raises(ValueError, match="direct"):
+        open_blob_store((tmp_path / "b").as_uri() + "?direct=maybe")

@@ -68,10 +68,10 @@ class ServerProcess:
         """``await fn(store)`` on the server's metadata store, opened from the test process."""
         import asyncio
 
-        from vlmfiles.server.metadata.store import MetadataStore
+        from vlmfiles.server.metadata.store import open_metadata_store
 
         async def run():
-            store = MetadataStore.from_url(self.database_url)
+            store = open_metadata_store(self.database_url)
             try:
                 return await fn(store)
             finally:

@@ -231,7 +231,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        loop="vlmfiles.server.loop:Loop",  # uvloop, taking every waiting connection
+        loop="vlmfiles.server.loop:Loop" if settings.accept_all_waiting else "auto",
         http="vlmfiles.server.protocol:GuardedHttpToolsProtocol",  # header limits, timeouts
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=settings.idle_timeout_seconds,
@@ -259,7 +259,7 @@ def _with_store(settings: Any, call: Any) -> Any:
     _, _, store_mod = _server_modules()
 
     async def go() -> Any:
-        store = store_mod.MetadataStore.from_url(
+        store = store_mod.open_metadata_store(
             settings.resolved_database_url, pool_size=settings.database_pool_size
         )
         try:

@@ -26,7 +26,14 @@ from .._uploads import (
 from ..exceptions import ApiError, NotFoundError
 from ..types import FilePurpose, FileResponse, PresignedUrlResponse
 from ._file_lists import AsyncFileList
-from ._files_common import UploadMethod, _require_id, _verify_and_rename
+from ._files_common import (
+    UploadMethod,
+    _presigned_put_request,
+    _presigned_url_request,
+    _require_id,
+    _verify_and_rename,
+    _verify_request,
+)
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
@@ -68,32 +75,7 @@ class AsyncFiles:
                 if cached is not None:
                     return cached
             if method == "presigned-url":
-                p = PresignedUrlResponse.model_validate(
-                    await self._json(
-                        RequestOptions(
-                            "POST",
-                            "files/presigned-url",
-                            json={"filename": source.filename, "purpose": purpose},
-                        )
-                    )
-                )
-                headers = {"Content-Type": p.content_type or "application/octet-stream"}
-                if source.size is not None:
-                    headers["Content-Length"] = str(source.size)
-                await self._client.request(
-                    RequestOptions(
-                        "PUT",
-                        p.url,
-                        content=lambda: _athread_chunks(source.chunks(), on_progress, source.size),
-                        headers=headers,
-                        timeout=timeout,
-                        authenticated=False,
-                        retryable=source.seekable,
-                    )
-                )
-                return FileResponse.model_validate(
-                    await self._json(RequestOptions("GET", f"files/verify-upload/{p.id}"))
-                )
+                return await self._upload_presigned(source, purpose, timeout, on_progress)
             body = MultipartBody(source, on_progress, sha, ahead)
             try:
                 data = await self._json(
@@ -115,6 +97,21 @@ class AsyncFiles:
             if ahead is not None:
                 ahead.stop()
             source.close()
+
+    async def _upload_presigned(
+        self, source: Any, purpose: str, timeout: TimeoutTypes, on_progress: ProgressCallback | None
+    ) -> FileResponse:
+        p = PresignedUrlResponse.model_validate(
+            await self._json(_presigned_url_request(source.filename, purpose))
+        )
+
+        def body() -> AsyncIterator[bytes]:
+            return _athread_chunks(source.chunks(), on_progress, source.size)
+
+        await self._client.request(
+            _presigned_put_request(p, source.size, source.seekable, body, timeout)
+        )
+        return FileResponse.model_validate(await self._json(_verify_request(p)))
 
     async def _beside_hash(
         self, chunks: Iterator[bytes], ahead: HashAhead | None, purpose: str

@@ -1,9 +1,9 @@
 """``client.files``: upload, list, get, download and delete files.
 
-``Files`` (sync, here) and ``AsyncFiles`` (async_files.py) mirror each other call for call.
-The list results both return (``FileList``, ``AsyncFileList``) and their page size ``PAGE``
-live here; small helpers both use live in _files_common.py. Import the public names,
-``AsyncFiles`` included, from this module.
+``Files`` (sync, here) and ``AsyncFiles`` (async_files.py) mirror each other call for call;
+the requests they make and the checks they share are built in _files_common.py, the list
+results they return (``FileList``, ``AsyncFileList``) in _file_lists.py. Import the public
+names, ``AsyncFiles`` included, from this module.
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from .._uploads import (
 from ..exceptions import ApiError, NotFoundError
 from ..types import FilePurpose, FileResponse, PresignedUrlResponse
 from ._file_lists import AsyncFileList, FileList
-from ._files_common import UploadMethod, _require_id, _verify_and_rename
+from ._files_common import (
+    UploadMethod,
+    _presigned_put_request,
+    _presigned_url_request,
+    _require_id,
+    _verify_and_rename,
+    _verify_request,
+)
 from .async_files import AsyncFiles
 
 if TYPE_CHECKING:
@@ -120,13 +127,7 @@ class Files:
         self, source: Any, purpose: str, timeout: TimeoutTypes, on_progress: ProgressCallback | None
     ) -> FileResponse:
         p = PresignedUrlResponse.model_validate(
-            self._json(
-                RequestOptions(
-                    "POST",
-                    "files/presigned-url",
-                    json={"filename": source.filename, "purpose": purpose},
-                )
-            )
+            self._json(_presigned_url_request(source.filename, purpose))
         )
 
         def body() -> Iterator[bytes]:
@@ -137,23 +138,8 @@ class Files:
                 if on_progress is not None:
                     on_progress(sent, max(source.size or 0, sent))
 
-        headers = {"Content-Type": p.content_type or "application/octet-stream"}
-        if source.size is not None:
-            headers["Content-Length"] = str(source.size)
-        self._client.request(
-            RequestOptions(
-                "PUT",
-                p.url,
-                content=body,
-                headers=headers,
-                timeout=timeout,
-                authenticated=False,
-                retryable=source.seekable,
-            )
-        )
-        return FileResponse.model_validate(
-            self._json(RequestOptions("GET", f"files/verify-upload/{p.id}"))
-        )
+        self._client.request(_presigned_put_request(p, source.size, source.seekable, body, timeout))
+        return FileResponse.model_validate(self._json(_verify_request(p)))
 
     def _cached(self, sha256: str, purpose: str | None) -> FileResponse | None:
         try:

@@ -8,10 +8,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
-from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.middleware.exceptions import ExceptionMiddleware
-from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._version import __version__
 from .api_docs import install_api_docs
@@ -19,13 +15,13 @@ from .auth import RecentKeys
 from .errors import install_error_handlers
 from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
-from .metadata.store import MetadataStore
+from .metadata.store import open_metadata_store
 from .middleware import ApiMiddleware
 from .redact import install as redact_log_records
 from .predictions.lifecycle import close_predictions, open_predictions
 from .predictions.routes import router as predictions_router
 from .responses import JSONResponse
-from .routes.files import router, upload_route
+from .routes.files import router
 from .security import UrlSigner, load_or_create_secret
 from .service import FileService
 from .settings import Settings
@@ -39,7 +35,7 @@ class SchemaNotReady(RuntimeError):
 
 
 async def build_service(settings: Settings) -> FileService:
-    store = MetadataStore.from_url(
+    store = open_metadata_store(
         settings.resolved_database_url, pool_size=settings.database_pool_size
     )
     current = await current_revision(store.engine)
@@ -73,48 +69,6 @@ async def _sweep_forever(service: FileService) -> None:
         await anyio.sleep(service.settings.sweep_interval_seconds)
 
 
-class FilesApi(FastAPI):
-    """FastAPI, with ``POST /v1/files`` served past FastAPI's own layers.
-
-    Small uploads keep the server CPU-bound, and FastAPI 0.165 wraps every request in
-    layers of its own (native telemetry, a body limit, the exit stack of dependencies with
-    ``yield``) before matching it against the routes; the upload route needs none of them.
-    It runs in Starlette's standard stack (the same error middleware, ours, the same
-    exception handlers), built around that one route: the upload's answers, errors
-    included, are what the rest of the API's are. The route itself is a plain Starlette
-    route for the same reason (routes/files.py). Measured with ``ApiMiddleware``'s merge:
-    server CPU per 4 KiB upload ~0.95 -> ~0.83 ms (docs/benchmarks.md)."""
-
-    _upload_stack: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            match, child_scope = upload_route.matches(scope)
-            if match is Match.FULL:
-                if self._upload_stack is None:
-                    self._upload_stack = self._stack_around(upload_route.handle)
-                scope["app"] = self
-                scope["router"] = self.router
-                scope.update(child_scope)
-                await self._upload_stack(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
-
-    def _stack_around(self, app: ASGIApp) -> ASGIApp:
-        # As Starlette.build_middleware_stack, with the route in place of the router.
-        error_handler = None
-        handlers = {}
-        for key, value in self.exception_handlers.items():
-            if key in (500, Exception):
-                error_handler = value
-            else:
-                handlers[key] = value
-        app = ExceptionMiddleware(app, handlers=handlers, debug=self.debug)
-        for cls, args, kwargs in reversed(self.user_middleware):
-            app = cls(app, *args, **kwargs)
-        return ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
-
-
 def create_app(settings: Settings) -> FastAPI:
     redact_log_records()  # no signed URL in any log line (each worker builds its app)
 
@@ -131,11 +85,9 @@ def create_app(settings: Settings) -> FastAPI:
             tg.cancel_scope.cancel()
         await close_predictions(app.state.predictions)
         await service.store.close()
-        close = getattr(service.blobs, "close", None)
-        if close is not None:
-            await anyio.to_thread.run_sync(close)
+        await anyio.to_thread.run_sync(service.blobs.close)
 
-    app = FilesApi(
+    app = FastAPI(
         title="vlmfiles",
         version=__version__,
         summary="A self-hostable implementation of the VLM Run Files API.",
@@ -149,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     install_api_docs(app, settings)
     app.include_router(predictions_router)
-    app.state.recent_keys = RecentKeys()  # one per process: see auth.RecentKeys
+    app.state.recent_keys = RecentKeys(ttl=settings.recent_keys_seconds)  # one per process
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -28,24 +28,25 @@ def _bearer_key(request: Request) -> str:
     return key
 
 
-async def _tenant_of(request: Request, key_hash: str) -> str:
-    tenant = await request.app.state.service.store.tenant_for_key_hash(key_hash)
-    if tenant is None:
+async def _key_of(request: Request, key_hash: str) -> tuple[str, str]:
+    key: tuple[str, str] | None = await request.app.state.service.store.live_key(key_hash)
+    if key is None:
         raise Unauthorized(REFUSED)
-    return tenant
+    return key
 
 
 async def require_tenant(request: Request) -> str:
-    """FastAPI dependency: the tenant id of the request's API key, or 401."""
-    return await _tenant_of(request, hash_api_key(_bearer_key(request)))
+    """FastAPI dependency: the tenant id of the request's API key, or 401. The key's id is
+    left in ``request.state.key_id``: the URLs the answer signs live as long as the key."""
+    tenant, request.state.key_id = await _key_of(request, hash_api_key(_bearer_key(request)))
+    return tenant
 
 
 class RecentKeys:
-    """The tenants of the API keys that uploaded lately, so that an upload can start without
-    looking its key up: on PostgreSQL that lookup is a round trip of its own before the
-    body is read. Measured in A/B pairs (8 raw-socket clients, 4 KiB uploads, scale stack):
-    server CPU per upload 0.55-0.59 -> 0.46-0.48 ms, 1,686-1,784 -> 2,021-2,164 uploads/s;
-    on SQLite, where the lookup runs on the event loop, no difference either way.
+    """The API keys that uploaded lately, so that an upload can start without looking its
+    key up: on PostgreSQL that lookup is a round trip of its own before the body is read
+    (on SQLite it runs on the event loop and this buys nothing). ``recent_keys_ttl_seconds
+    = 0`` switches it off.
 
     Only uploads use it, and it never decides alone: an upload that starts from here passes
     its key's hash to the commit, which checks the key in the same transaction as the write
@@ -64,9 +65,10 @@ class RecentKeys:
         self.ttl = ttl
         self._clock = clock
         # Used from the event loop only, with no await inside a method: no lock needed.
-        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[tuple[str, str], float]] = OrderedDict()
 
-    def get(self, key_hash: str) -> str | None:
+    def get(self, key_hash: str) -> tuple[str, str] | None:
+        """``(tenant_id, key_id)`` of a key that uploaded within ``ttl`` seconds."""
         entry = self._entries.get(key_hash)
         if entry is None:
             return None
@@ -76,8 +78,10 @@ class RecentKeys:
         self._entries.move_to_end(key_hash)
         return entry[0]
 
-    def put(self, key_hash: str, tenant: str) -> None:
-        self._entries[key_hash] = (tenant, self._clock() + self.ttl)
+    def put(self, key_hash: str, key: tuple[str, str]) -> None:
+        if self.ttl <= 0:
+            return
+        self._entries[key_hash] = (key, self._clock() + self.ttl)
         self._entries.move_to_end(key_hash)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -89,12 +93,14 @@ class RecentKeys:
         return len(self._entries)
 
 
-async def upload_tenant(request: Request, recent: RecentKeys) -> tuple[str, str]:
-    """An upload's ``(tenant, key_hash)``: from ``recent`` or looked up (then remembered).
-    The commit must check ``key_hash`` (see ``RecentKeys``)."""
+async def upload_tenant(request: Request) -> tuple[str, str]:
+    """FastAPI dependency of uploads: ``(tenant, key_hash)``, from the process's
+    ``RecentKeys`` or looked up (then remembered). The commit must check ``key_hash``."""
+    recent: RecentKeys = request.app.state.recent_keys
     key_hash = hash_api_key(_bearer_key(request))
-    tenant = recent.get(key_hash)
-    if tenant is None:
-        tenant = await _tenant_of(request, key_hash)
-        recent.put(key_hash, tenant)
-    return tenant, key_hash
+    key = recent.get(key_hash)
+    if key is None:
+        key = await _key_of(request, key_hash)
+        recent.put(key_hash, key)
+    request.state.key_id = key[1]
+    return key[0], key_hash

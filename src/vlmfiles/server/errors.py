@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -187,14 +188,18 @@ def request_id(request: Request) -> str:
 def scope_request_id(scope: Scope) -> str:
     """The request's id, made on first use; kept where ``request.state`` keeps its values."""
     state = scope.setdefault("state", {})
-    rid = state.get("request_id")
+    rid: str | None = state.get("request_id")
     if rid is None:
         rid = state["request_id"] = f"req_{os.urandom(16).hex()}"
     return rid
 
 
 def error_response(
-    request: Request, status: int, type_: str, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    type_: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     rid = request_id(request)
     return JSONResponse(

@@ -167,9 +167,8 @@ class HashingSink:
             self._tell_expected(self.writer)
 
     def _tell_expected(self, writer: BlobWriter) -> None:
-        expect = getattr(writer, "expect", None)
-        if self._expected is not None and expect is not None:
-            expect(self._expected)
+        if self._expected is not None:
+            writer.expect(self._expected)
 
     def _ensure_writer(self) -> BlobWriter:
         """The writer, made now if it was not given (in a worker thread)."""
@@ -206,9 +205,8 @@ class HashingSink:
     def _everything_durable(self, batch: list[bytes]) -> None:
         """A one-batch body: hashes, write and fsync (the writer's ``prepare``) in one hop."""
         self._everything(batch)
-        prepare = getattr(self.writer, "prepare", None)
-        if prepare is not None:
-            prepare()
+        assert self.writer is not None
+        self.writer.prepare()
 
     def _take(self) -> list[bytes]:
         # The chunks are handed over as they came, not joined: a joined batch is a fresh

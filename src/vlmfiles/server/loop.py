@@ -3,9 +3,8 @@
 libuv 1.45 and later accept one connection per turn of the event loop (libuv pull request
 3696: most second ``accept`` calls find nothing). uvloop inherits that. On a busy server a
 turn lasts as long as the requests it runs, so a burst of new connections waits in the
-listen queue one turn each: 64 clients connecting at once to a server busy with 1 ms
-requests waited up to 2.3 s for their first answer, against 0.1 s on asyncio's own loop,
-which accepts up to the backlog per turn (and serves requests more slowly).
+listen queue one turn each, many times longer than on asyncio's own loop, which accepts
+up to the backlog per turn (and serves requests more slowly).
 
 `Loop` keeps uvloop and does what asyncio's loop does: when libuv hands over a connection,
 the connections that wait behind it are accepted too (up to the backlog) and served on
@@ -19,7 +18,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 try:
     import uvloop
@@ -31,7 +30,7 @@ if uvloop is None:  # pragma: no cover - asyncio's loop already accepts up to th
     Loop = asyncio.new_event_loop
 else:
 
-    class Loop(uvloop.Loop):  # type: ignore[misc,name-defined]
+    class Loop(uvloop.Loop):  # type: ignore[no-redef]
         async def create_server(  # type: ignore[override]
             self, protocol_factory: Callable[[], asyncio.BaseProtocol], *args: Any, **kwargs: Any
         ) -> asyncio.AbstractServer:
@@ -51,7 +50,10 @@ else:
             server = await super().create_server(make_protocol, *args, **kwargs)
             # Our own descriptors for the listening sockets (uvloop's stay uvloop's);
             # closed with the server, or the port would keep taking connections.
-            listeners.extend(socket.socket(fileno=os.dup(sock.fileno())) for sock in server.sockets)
+            listeners.extend(
+                socket.socket(fileno=os.dup(sock.fileno()))
+                for sock in cast(asyncio.Server, server).sockets
+            )
             return _Server(server, listeners)
 
 
@@ -85,7 +87,7 @@ async def _serve(
     protocol_factory: Callable[[], asyncio.BaseProtocol],
 ) -> None:
     try:
-        await loop.connect_accepted_socket(protocol_factory, conn)  # type: ignore[arg-type]
+        await loop.connect_accepted_socket(protocol_factory, conn)
     except OSError:
         conn.close()  # the client went away before its transport was set up
 

@@ -2,10 +2,9 @@
 
 Only the official SDK's hash lookups (``GET /v1/files/hash/{md5}``) need a file's md5; the
 sha256 is what de-duplicates and checks integrity. Hashing md5 during the upload made it the
-slowest stage (about 600 MB/s on one core), so a body larger than one ingest batch is
+slowest stage (md5 is much slower than sha256 with SHA-NI), so a body larger than one ingest batch is
 committed with ``md5`` NULL and this fills it in by reading the blob back, in the
-background, once per blob. A record's md5 is ``null`` in the API until then (a second or two
-per GiB).
+background, once per blob. A record's md5 is ``null`` in the API until then.
 
 Nothing waits on a wrong answer: a lookup by md5 that finds nothing while the tenant has
 files still pending waits for them (``wait_for_tenant``) before it says "not found". A
@@ -75,13 +74,12 @@ class Md5Filler:
     async def _compute(self, sha256: str) -> str | None:
         try:
             # Read once, past the page cache where the store can (see LocalBlobStore).
-            read = getattr(self._blobs, "read_once", self._blobs.read)
-            chunks = await anyio.to_thread.run_sync(read, sha256)
+            chunks = await anyio.to_thread.run_sync(self._blobs.read_once, sha256)
         except BlobNotFound:  # deleted meanwhile: nothing left to describe
             return None
         h = hashlib.md5()
 
-        def step(it: Iterator[bytes] = chunks) -> bool:
+        def step(it: Iterator[bytes | memoryview] = chunks) -> bool:
             for n, chunk in enumerate(it, 1):
                 h.update(chunk)
                 if n == CHUNKS_PER_HOP:

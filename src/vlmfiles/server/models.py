@@ -6,13 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Purpose = Literal[
-    "fine-tune", "assistants", "assistants_output", "batch", "batch_output", "vision", "datasets"
-]
+from .._protocol import Purpose
 
 
 class FileObject(BaseModel):
-    id: str = Field(examples=["file_3f9a1c0b7d2e4a6f8b1c2d3e"])
+    id: str = Field(examples=["file_18b3f2a1c9d4e3f9a1c0b7d2e4a"])
     object: Literal["file"] = "file"
     filename: str
     bytes: int

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._units import human_bytes
+from .._protocol import DEFAULT_PURPOSE
 from .errors import (
     ApiError,
     BadRequest,
     Conflict,
-    Forbidden,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -32,40 +32,31 @@ from .errors import (
 )
 from .ingest import HashingSink, clean_filename, ingest_raw
 from .metadata.records import iso
-from .metadata.store import FileRecord, UploadRecord, now_us
+from .metadata.store import FileRecord, IdTaken, UploadRecord, now_us
 from .security import new_file_id
-from .sniff import DEFAULT_PURPOSE, check_purpose
-from .storage import BlobStore
+from .sniff import check_purpose
+from .storage import PresignedBlobStore
 
 if TYPE_CHECKING:
     from .ingest import Staged
     from .jsoncheck import JsonValidator
-    from .metadata.store import MetadataStore
-    from .security import UrlSigner
-    from .settings import Settings
+    from .service import FileService
 
 
 class PresignedUploads:
-    """The presigned-upload half of ``FileService``, a mixin over its stores and commit."""
+    """Uploads by URL, for ``FileService`` (its ``presigned``): they end in its commit."""
 
-    settings: Settings
-    store: MetadataStore
-    blobs: BlobStore
-    signer: UrlSigner
+    def __init__(self, files: FileService) -> None:
+        self.files = files
+        self.settings = files.settings
+        self.store = files.store
+        self.blobs = files.blobs
+        self.signer = files.signer
 
-    if TYPE_CHECKING:  # provided by FileService
-
-        async def _commit(
-            self, tenant_id: str, staged: Staged, purpose: str, filename: str, file_id: str
-        ) -> tuple[FileRecord, bool]: ...
-
-        def _validator_for(self, purpose: str | None) -> JsonValidator | None: ...
-
-        async def delete(self, tenant_id: str, file_id: str) -> FileRecord: ...
-
-    async def create_presigned_upload(
+    async def create(
         self,
         tenant_id: str,
+        key_id: str,
         filename: str,
         purpose: str | None,
         expiration: int | None,
@@ -79,8 +70,8 @@ class PresignedUploads:
         limit = self.settings.max_upload_url_expiry_seconds
         if not 1 <= ttl <= limit:
             raise BadRequest(f"expiration must be between 1 and {limit} seconds; got {ttl}.")
-        upload_id = new_file_id()
         created = now_us()
+        upload_id = new_file_id(created)  # the upload's file will have this id
         ctype = content_type or "application/octet-stream"
         await self.store.create_upload(
             UploadRecord(
@@ -94,16 +85,14 @@ class PresignedUploads:
                 file_id=None,
             )
         )
-        if self.direct_uploads:
+        if self.direct is not None:
             # Straight to the object store; verify-upload then hashes and commits it.
             url = await anyio.to_thread.run_sync(
-                self.blobs.presign_put,
-                upload_id,
-                ttl,
-                content_type,  # type: ignore[attr-defined]
+                self.direct.presign_put, upload_id, ttl, content_type
             )
         else:
-            url, _ = self.signer.sign("PUT", f"/v1/uploads/{upload_id}", tenant_id, upload_id, ttl)
+            path = f"/v1/uploads/{upload_id}"
+            url, _ = self.signer.sign("PUT", path, tenant_id, key_id, upload_id, ttl)
         return {
             "id": upload_id,
             "url": url,
@@ -118,18 +107,12 @@ class PresignedUploads:
         }
 
     @property
-    def direct_uploads(self) -> bool:
-        """Whether presigned uploads go straight to the blob store (S3) or through us."""
-        return hasattr(self.blobs, "presign_put")
+    def direct(self) -> PresignedBlobStore | None:
+        """The blob store, if presigned uploads go straight to it (S3), else None: through
+        our own ``PUT /v1/uploads/{id}``."""
+        return self.blobs if isinstance(self.blobs, PresignedBlobStore) else None
 
-    def check_signature(
-        self, method: str, tenant_id: str, file_id: str, expires: str, signature: str
-    ) -> None:
-        reason = self.signer.verify(method, tenant_id, file_id, expires, signature)
-        if reason is not None:
-            raise Forbidden(f"This signed URL is not valid: {reason}. Ask for a new one.")
-
-    async def receive_presigned(
+    async def receive(
         self, tenant_id: str, upload_id: str, stream: AsyncIterator[bytes]
     ) -> tuple[FileRecord, bool] | ApiError:
         """Take the bytes PUT to an upload URL. A body over the size limit is refused
@@ -147,12 +130,14 @@ class PresignedUploads:
                 stream,
                 self.blobs,
                 self.settings.max_file_size,
-                self._validator_for(upload.purpose),
+                self.files.validator_for(upload.purpose),
                 self.settings.inline_max_bytes,
             )
-            rec, created = await self._commit(
+            rec, created = await self.files.commit(
                 tenant_id, staged, upload.purpose, upload.filename, upload.id
             )
+        except IdTaken:  # another PUT of other bytes to this URL committed first
+            raise Conflict(f"Upload {upload_id!r} has already received its file.") from None
         except (UnsupportedMediaType, BadRequest) as refused:
             if not await self.store.fail_upload(upload.id, refused.status_code, refused.message):
                 raise Conflict(f"Upload {upload_id!r} has already received its file.") from None
@@ -162,20 +147,20 @@ class PresignedUploads:
             # created a second record: drop ours unless it is the same one.
             winner = await self.store.get_upload(tenant_id, upload_id)
             if created and winner is not None and winner.file_id != rec.id:
-                await self.delete(tenant_id, rec.id)
+                await self.files.delete(tenant_id, rec.id)
             raise Conflict(f"Upload {upload_id!r} has already received its file.")
         return rec, created
 
-    async def verify_upload(self, tenant_id: str, upload_id: str) -> FileRecord:
+    async def verify(self, tenant_id: str, upload_id: str) -> FileRecord:
         upload = await self.store.get_upload(tenant_id, upload_id)
         if upload is None:
             raise NotFound(f"No upload {upload_id!r}.")
         if upload.error_status is not None:
             raise error_for_status(upload.error_status, upload.error_message or "Refused.")
-        if upload.file_id is None and self.direct_uploads:
-            size = await anyio.to_thread.run_sync(self.blobs.incoming_size, upload.id)  # type: ignore[attr-defined]
+        if upload.file_id is None and self.direct is not None:
+            size = await anyio.to_thread.run_sync(self.direct.incoming_size, upload.id)
             if size is not None:
-                return await self._adopt_incoming(upload, size)
+                return await self._adopt_incoming(self.direct, upload, size)
         if upload.file_id is None:
             if upload.expires_us < now_us():
                 raise NotFound(f"Upload {upload_id!r} expired before any bytes were sent.")
@@ -188,31 +173,35 @@ class PresignedUploads:
             raise NotFound(f"The file of upload {upload_id!r} has since been deleted.")
         return rec
 
-    async def _adopt_incoming(self, upload: UploadRecord, size: int) -> FileRecord:
+    async def _adopt_incoming(
+        self, store: PresignedBlobStore, upload: UploadRecord, size: int
+    ) -> FileRecord:
         """Hash an object PUT straight to the store, then commit it like any upload. A
         refusal is recorded, so asking again gives the same answer."""
         try:
-            return await self._adopt_incoming_checked(upload, size)
+            return await self._adopt_incoming_checked(store, upload, size)
         except (UnsupportedMediaType, BadRequest, PayloadTooLarge) as refused:
             await self.store.fail_upload(upload.id, refused.status_code, refused.message)
             raise
 
-    async def _adopt_incoming_checked(self, upload: UploadRecord, size: int) -> FileRecord:
+    async def _adopt_incoming_checked(
+        self, store: PresignedBlobStore, upload: UploadRecord, size: int
+    ) -> FileRecord:
         if size > self.settings.max_file_size:
-            await anyio.to_thread.run_sync(self.blobs.delete_incoming, upload.id)  # type: ignore[attr-defined]
+            await anyio.to_thread.run_sync(store.delete_incoming, upload.id)
             raise PayloadTooLarge(
                 f"File too large: the file is {human_bytes(size)} and this server's limit is "
                 f"{human_bytes(self.settings.max_file_size)} per file. The upload was discarded."
             )
-        incoming = IncomingBlob(self.blobs, upload.id)
+        incoming = IncomingBlob(store, upload.id)
         sink = HashingSink(
             incoming,
             self.settings.max_file_size,
-            self._validator_for(upload.purpose),
+            self.files.validator_for(upload.purpose),
             defer_md5=False,  # the object is read back from S3 here anyway
         )
         try:
-            chunks = self.blobs.read_incoming(upload.id)  # type: ignore[attr-defined]
+            chunks = store.read_incoming(upload.id)
             while True:
                 chunk = await anyio.to_thread.run_sync(next, chunks, None)
                 if chunk is None:
@@ -224,9 +213,15 @@ class PresignedUploads:
         except BaseException:
             await sink.abort()
             raise
-        rec, created = await self._commit(
-            upload.tenant_id, staged, upload.purpose, upload.filename, upload.id
-        )
+        try:
+            rec, created = await self.files.commit(
+                upload.tenant_id, staged, upload.purpose, upload.filename, upload.id
+            )
+        except IdTaken:  # a concurrent verify-upload committed it first
+            found = await self.store.get_file(upload.tenant_id, upload.id)
+            if found is None:
+                raise Conflict(f"Upload {upload.id!r} was committed and since deleted.") from None
+            return found
         if not await self.store.complete_upload(upload.id, rec.id):
             winner = await self.store.get_upload(upload.tenant_id, upload.id)
             if winner is not None and winner.file_id is not None:
@@ -240,15 +235,23 @@ class IncomingBlob:
     """A directly uploaded object seen as a staged blob: the hashing sink's writer (its
     bytes are already stored, so ``write`` does nothing), committed by a copy in the store."""
 
-    def __init__(self, blobs: BlobStore, upload_id: str) -> None:
+    def __init__(self, blobs: PresignedBlobStore, upload_id: str) -> None:
         self.blobs = blobs
         self.upload_id = upload_id
+
+    prepared = True  # already stored by the object store
+
+    def prepare(self) -> None:
+        pass
+
+    def expect(self, key: str) -> None:
+        pass
 
     def write(self, data: bytes) -> None:
         pass
 
     def commit(self, key: str) -> None:
-        self.blobs.commit_incoming(self.upload_id, key)  # type: ignore[attr-defined]
+        self.blobs.commit_incoming(self.upload_id, key)
 
     def abort(self) -> None:
-        self.blobs.delete_incoming(self.upload_id)  # type: ignore[attr-defined]
+        self.blobs.delete_incoming(self.upload_id)

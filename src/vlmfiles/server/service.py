@@ -22,9 +22,11 @@ from typing import Any
 
 import anyio
 
+from .._protocol import DEFAULT_PURPOSE
 from .errors import (
     ApiError,
     BadRequest,
+    Forbidden,
     NotFound,
 )
 from .ingest import Staged, clean_filename, declared_sha256, ingest_multipart
@@ -33,9 +35,9 @@ from .md5 import Md5Filler
 from .metadata.records import iso
 from .metadata.store import FileRecord, MetadataStore, now_us
 from .presigned import PresignedUploads
-from .security import UrlSigner, new_file_id
+from .security import UrlSigner, file_id_time, new_file_id
 from .settings import INLINE_MAX_CEILING, Settings
-from .sniff import DEFAULT_PURPOSE, check_accepted, check_purpose, detect
+from .sniff import check_accepted, check_purpose, detect
 from .storage import BlobStore, is_hex_digest
 
 log = logging.getLogger("vlmfiles.server")
@@ -44,23 +46,27 @@ STALE_SECONDS = 3600
 
 
 @dataclass
-class FileService(PresignedUploads):
+class FileService:
     settings: Settings
     store: MetadataStore
     blobs: BlobStore
     signer: UrlSigner
     md5: Md5Filler = field(init=False)
+    presigned: PresignedUploads = field(init=False)
 
     def __post_init__(self) -> None:
         self.md5 = Md5Filler(self.store, self.blobs)
+        self.presigned = PresignedUploads(self)
 
     # Shaping ----------------------------------------------------------------------------
 
-    def file_json(self, rec: FileRecord) -> dict[str, Any]:
+    def file_json(self, rec: FileRecord, key_id: str) -> dict[str, Any]:
+        """The API's JSON for ``rec``; its URL valid while the API key ``key_id`` is."""
         url, expires = self.signer.sign(
             "GET",
             f"/v1/files/{rec.id}/content",
             rec.tenant_id,
+            key_id,
             rec.id,
             self.settings.url_expiry_seconds,
         )
@@ -79,7 +85,7 @@ class FileService(PresignedUploads):
             "url_expires_at": iso(expires * 1_000_000),
         }
 
-    def _validator_for(self, purpose: str | None) -> JsonValidator | None:
+    def validator_for(self, purpose: str | None) -> JsonValidator | None:
         if purpose == "fine-tune":
             return JsonValidator(self.settings.max_json_document_size)
         return None
@@ -102,7 +108,7 @@ class FileService(PresignedUploads):
         def validator_for(fields: dict[str, str]) -> JsonValidator | None:
             # No purpose yet (curl sends ``-F`` fields in the order given, the file often
             # first): validate in case it is fine-tune; non-JSON bytes stop it at once.
-            return self._validator_for(purpose or fields.get("purpose") or "fine-tune")
+            return self.validator_for(purpose or fields.get("purpose") or "fine-tune")
 
         staged = await ingest_multipart(
             stream,
@@ -126,9 +132,11 @@ class FileService(PresignedUploads):
         except BaseException:
             await staged.discard()
             raise
-        return await self._commit(tenant_id, staged, chosen, filename, new_file_id(), key_hash)
+        return await self.commit(
+            tenant_id, staged, chosen, filename, new_file_id(now_us()), key_hash
+        )
 
-    async def _commit(
+    async def commit(
         self,
         tenant_id: str,
         staged: Staged,
@@ -152,18 +160,17 @@ class FileService(PresignedUploads):
                 purpose=purpose,
                 filename=filename,
                 content_type=content_type,
-                created_us=now_us(),
+                created_us=file_id_time(file_id) or now_us(),  # the id carries the sort key
             )
             if writer is None:  # a small file: its bytes go in the database, with its record
                 result, created = await self.store.commit_upload(
                     rec, data=staged.data, key_hash=key_hash
                 )
             else:
-                prepare = getattr(writer, "prepare", None)
-                if prepare is not None and not getattr(writer, "prepared", False):
+                if not writer.prepared:
                     # The slow part of making bytes durable, outside the lock (a one-batch
                     # body was prepared in the sink's hop already).
-                    await anyio.to_thread.run_sync(prepare)
+                    await anyio.to_thread.run_sync(writer.prepare)
                 result, created = await self.store.commit_upload(
                     rec, lambda: writer.commit(staged.sha256), key_hash=key_hash
                 )
@@ -182,6 +189,17 @@ class FileService(PresignedUploads):
 
     # Reads and deletes ------------------------------------------------------------------
 
+    async def check_signature(
+        self, method: str, tenant_id: str, key_id: str, file_id: str, expires: str, signature: str
+    ) -> None:
+        """Refuse (403) a signed URL that is forged, expired, or whose API key is revoked
+        (or its tenant gone): a URL lives no longer than the key that asked for it."""
+        reason = self.signer.verify(method, tenant_id, key_id, file_id, expires, signature)
+        if reason is None and not await self.store.key_is_live(tenant_id, key_id):
+            reason = "the API key it was made with has been revoked"
+        if reason is not None:
+            raise Forbidden(f"This signed URL is not valid: {reason}. Ask for a new one.")
+
     async def get(self, tenant_id: str, file_id: str) -> FileRecord:
         if not file_id:
             raise BadRequest("Expected a non-empty file id.")
@@ -195,11 +213,23 @@ class FileService(PresignedUploads):
     ) -> list[FileRecord]:
         if purpose is not None:
             check_purpose(purpose)
+        if limit > self.settings.list_max_limit:
+            raise BadRequest(
+                f"limit must be between 1 and {self.settings.list_max_limit}; got {limit}."
+            )
         cursor = None
         if after is not None:
-            cursor = await self.store.get_file(tenant_id, after)
-            if cursor is None:
-                raise BadRequest(f"Cursor 'after' names no file of yours: {after!r}.")
+            created = file_id_time(after)  # the id carries its sort key: its file may be gone
+            if created is not None:
+                cursor = (created, after)
+            else:  # an id of the older shape names its place only while its file exists
+                rec = await self.store.get_file(tenant_id, after)
+                if rec is None:
+                    raise BadRequest(
+                        f"Cursor 'after' must be the id of a file from the previous page; "
+                        f"{after!r} names no file of yours."
+                    )
+                cursor = (rec.created_us, rec.id)
         return await self.store.list_files(
             tenant_id, purpose=purpose, skip=skip, limit=limit, after=cursor
         )
@@ -290,16 +320,16 @@ class FileService(PresignedUploads):
         for sha in await self.store.unreferenced_blobs():
             released += await self.release_blob(sha)
         expired = await self.store.expired_uploads(now_us())
+        direct = self.presigned.direct
         for up in expired:
-            if self.direct_uploads:
-                await anyio.to_thread.run_sync(self.blobs.delete_incoming, up.id)  # type: ignore[attr-defined]
+            if direct is not None:
+                await anyio.to_thread.run_sync(direct.delete_incoming, up.id)
             await self.store.delete_upload(up.id)
-        if self.direct_uploads:
+        if direct is not None:
             # Objects PUT to an upload URL and never verified (or PUT again after it was):
             # once every URL that could have written them has expired, they are garbage.
             await anyio.to_thread.run_sync(
-                self.blobs.sweep_incoming,  # type: ignore[attr-defined]
-                self.settings.max_upload_url_expiry_seconds + STALE_SECONDS,
+                direct.sweep_incoming, self.settings.max_upload_url_expiry_seconds + STALE_SECONDS
             )
         await self.md5.sweep()
         removed = 0

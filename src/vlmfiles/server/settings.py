@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         7 * 24 * 3600, gt=0, description="Longest lifetime a presigned upload URL may ask for."
     )
     list_max_limit: int = Field(1000, gt=0, description="Largest page GET /v1/files returns.")
+    recent_keys_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long a process trusts an API key that uploaded without looking it "
+        "up again (the upload's commit still checks it). Saves PostgreSQL a round trip per "
+        "upload; 0 looks every key up.",
+    )
     sweep_interval_seconds: int = Field(
         600,
         gt=0,
@@ -189,6 +196,11 @@ class Settings(BaseSettings):
         False,
         description="Let input URLs reach loopback, private and link-local addresses "
         "(`--allow-private-urls`). Off: such a URL fails the job with that reason.",
+    accept_all_waiting: bool = Field(
+        True,
+        description="Serve on vlmfiles' uvloop (server/loop.py), which accepts every "
+        "connection waiting, not one per turn of the loop: a burst of new clients is "
+        "answered at once. false: uvicorn's own choice of loop.",
     )
 
     @classmethod

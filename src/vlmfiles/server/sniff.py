@@ -17,18 +17,8 @@ from __future__ import annotations
 import filetype
 from filetype.types.document import ZippedDocumentBase
 
+from .._protocol import PURPOSES
 from .errors import BadRequest, UnsupportedMediaType
-
-PURPOSES = (
-    "fine-tune",
-    "assistants",
-    "assistants_output",
-    "batch",
-    "batch_output",
-    "vision",
-    "datasets",
-)
-DEFAULT_PURPOSE = "assistants"
 
 VISION_TYPES = frozenset(
     {
@@ -89,7 +79,7 @@ def detect(head: bytes) -> str:
     matchers = filetype.types if head.startswith(_ZIP) else _NOT_ZIPPED_DOCUMENTS
     kind = filetype.match(head, matchers) if head else None
     if kind is not None:
-        return kind.mime
+        return str(kind.mime)
     if not _looks_like_text(head):
         return "application/octet-stream"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict
 
+from .._protocol import Purpose
 from ._datetime import UTCDateTime
 
 __all__ = ["FilePurpose", "FileResponse"]
 
-FilePurpose = Literal[
-    "fine-tune",
-    "assistants",
-    "assistants_output",
-    "batch",
-    "batch_output",
-    "vision",
-    "datasets",
-]
+FilePurpose = Purpose
 
 
 class FileResponse(BaseModel):

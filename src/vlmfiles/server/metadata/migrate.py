@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .store import async_database_url, create_engine
+from .engines import async_database_url, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -1,9 +1,7 @@
-"""Every SQL statement of the server, as plain functions over a SQLAlchemy ``Connection``.
-
-Each function runs inside a transaction opened by ``MetadataStore`` (store.py), which
-decides how: on PostgreSQL through the async engine (``AsyncConnection.run_sync``), on
-SQLite in a worker thread over a synchronous engine. Writing them once, synchronously,
-keeps one copy of the SQL for both databases.
+"""Every SQL statement of the server, as plain functions over a SQLAlchemy ``Connection``
+(one copy of the SQL for both databases), or statements built once for the backends to run
+(``commit_stmt``, ``LIVE_KEY``, ``GET_FILE``...). The backends (``sqlite.py``,
+``postgres.py``) open the transactions.
 """
 
 from __future__ import annotations
@@ -40,24 +38,10 @@ def _insert(dialect_name: str, table: Any) -> Any:
     return (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
 
 
-# The statements every upload runs are built once, with bound parameters, and executed with
-# a dict of values: building one per call (``insert(t).values(...)``) and deriving its
-# SQLAlchemy cache key took about two thirds of their time (cProfile: 1.3 ms of SQL per
-# small upload, ~0.45 ms prebuilt), and a small upload is CPU-bound on one core.
-
-
-# On SQLite the hottest of them (the API-key lookup, and the three writes of a small upload)
-# go one step further, to the driver's cursor: their SQL is compiled once by SQLAlchemy (one
-# copy of the SQL still), and each run skips SQLAlchemy's per-execution machinery (execution
-# context, result object, events): ~45 -> ~7 us per statement. There the API-key lookup runs
-# on the event loop and every write in the one group-commit thread, both CPU-bound: 4 KiB
-# uploads/s +18-25 % in A/B pairs. Driver errors are wrapped as SQLAlchemy would wrap them,
-# so they are classified as any other (a 503...). On PostgreSQL the same cursor path (inside
-# ``run_sync``) saved ~50 us of CPU per statement but nothing measurable per upload, when an
-# upload was six round trips; with it one statement, that statement and the index probes
-# of reads skip ``run_sync`` altogether and run on asyncpg itself (``asyncpg_direct``:
-# ``commit_inline_stmt``, ``TENANT_FOR_KEY``, ``GET_FILE``, ``EXISTING_FILE``); the rest
-# keeps SQLAlchemy's execution.
+# The statements every request runs are built once, with bound parameters: building one per
+# call and deriving its cache key cost more than running it. On SQLite the hottest go to the
+# driver's cursor (``_run``), their SQL compiled once, skipping SQLAlchemy's per-execution
+# work; driver errors are wrapped as SQLAlchemy's, so they are classified as any other.
 
 
 @functools.lru_cache(maxsize=256)  # keyed by engine dialect too: bounded, not one per engine
@@ -69,7 +53,9 @@ def _driver_sql(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> tuple[str, tu
 def driver_execute(conn: Connection, sql: str, args: tuple[Any, ...] = ()) -> Any:
     """Execute ``sql`` on the driver's own cursor (see above); return the cursor."""
     dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None  # an open connection
+    cursor = dbapi_connection.cursor()
     try:
         cursor.execute(sql, args)
     except dbapi.Error as e:
@@ -108,24 +94,20 @@ def _insert_blob_data_stmt(dialect_name: str) -> Any:
 
 
 @functools.cache
-def commit_inline_stmt() -> Any:
-    """PostgreSQL, in autocommit: ``commit_upload``'s transaction for a small blob (lock or
-    create the blob row, insert the record unless the tenant has one for these bytes and
-    this purpose, and with a new record keep the bytes) as one statement, its own
-    transaction (run by ``MetadataStore.commit_upload`` through ``asyncpg_direct``). Each
-    statement is a round trip: py-spy on the scale stack under 8 clients put ~25 % of the
-    server's samples in asyncpg's execute and ~12 % in SQLAlchemy's around it, for the
-    transaction's five (BEGIN, three writes, COMMIT) and the key lookup. As one statement,
-    4 KiB uploads 757-799 -> 1,016-1,064/s (A/B), server CPU per upload 1.22-1.31 ->
-    0.93-0.98 ms, PostgreSQL's 0.46-0.56 -> 0.40-0.41 ms.
+def commit_stmt() -> Any:
+    """PostgreSQL: an upload's commit as one statement (each statement is a round trip):
+    lock or create the blob row, insert the record unless the tenant has one for these
+    bytes and this purpose, and with a new record keep ``data`` (unless it is NULL: the
+    bytes are in the blob store). ``postgres.PostgresStore`` runs it alone in autocommit,
+    or in the transaction around the blob store's commit.
 
-    Data-modifying CTEs run once each, to completion, in one snapshot; each one reads the
-    one before it (the record takes the blob row's md5, the bytes need a new record), so
-    the blob row is locked (``ON CONFLICT DO UPDATE``) before the record is written, as in
-    the transaction. Its row: the blob's md5 and ``created`` (1 if the record was
-    inserted, 0 if the tenant had one). No row: ``key_hash`` was given and is not a live
-    key's, and nothing was written."""
-    values = [bindparam(c, type_=files.c[c].type) for c in ("sha256", "md5", "created_us")]
+    Data-modifying CTEs run once each, to completion, in one snapshot; each reads the one
+    before it (the record takes the blob row's md5, the bytes need a new record), so the
+    blob row is locked (``ON CONFLICT DO UPDATE``) before the record is written. Its row:
+    the blob's md5 and ``created`` (1 if the record was inserted, 0 if the tenant had one).
+    No row: ``key_hash`` was given and is not a live key's, and nothing was written."""
+    values = [bindparam(c, type_=files.c[c].type) for c in ("sha256", "md5")]
+    values.append(bindparam("blob_created_us", type_=blobs.c.created_us.type))  # now
     key_hash = bindparam("key_hash", type_=api_keys.c.key_hash.type)
     live_key = or_(key_hash.is_(None), exists(_LIVE_KEY.where(api_keys.c.key_hash == key_hash)))
     blob = (
@@ -151,13 +133,14 @@ def commit_inline_stmt() -> Any:
         .returning(files.c.id)
         .cte("file")
     )
+    data_value = bindparam("data", type_=LargeBinary)
     data = (  # only with a new record, as in commit_upload's transaction
         postgresql.insert(blob_data)
         .from_select(
             ["sha256", "data"],
-            select(
-                bindparam("sha256", type_=files.c.sha256.type), bindparam("data", type_=LargeBinary)
-            ).select_from(file),
+            select(bindparam("sha256", type_=files.c.sha256.type), data_value)
+            .select_from(file)
+            .where(data_value.is_not(None)),
         )
         .on_conflict_do_nothing(index_elements=["sha256"])
         .cte("data")
@@ -176,8 +159,11 @@ EXISTING_FILE = select(files).where(
     files.c.sha256 == bindparam("sha256"),
     files.c.purpose == bindparam("purpose"),
 )
-_LIVE_KEY = select(api_keys.c.tenant_id).where(api_keys.c.revoked_us.is_(None))
-TENANT_FOR_KEY = _LIVE_KEY.where(api_keys.c.key_hash == bindparam("key_hash"))
+_LIVE_KEY = select(api_keys.c.tenant_id, api_keys.c.id).where(api_keys.c.revoked_us.is_(None))
+LIVE_KEY = _LIVE_KEY.where(api_keys.c.key_hash == bindparam("key_hash"))
+KEY_BY_ID = _LIVE_KEY.where(
+    api_keys.c.id == bindparam("key_id"), api_keys.c.tenant_id == bindparam("tenant_id")
+)
 
 
 # Tenants and keys ----------------------------------------------------------------------
@@ -204,7 +190,7 @@ def create_key(conn: Connection, tenant_name: str) -> tuple[str, str]:
 
 
 def tenant_for_key_hash(conn: Connection, key_hash: str) -> str | None:
-    row = _run(conn, TENANT_FOR_KEY, {"key_hash": key_hash}).fetchone()
+    row = _run(conn, LIVE_KEY, {"key_hash": key_hash}).fetchone()
     return None if row is None else row[0]
 
 
@@ -254,14 +240,13 @@ if tuple(c.name for c in files.c) != tuple(f.name for f in fields(FileRecord)): 
 
 
 def fetch_one(conn: Connection, stmt: Any, params: dict[str, Any]) -> Any:
-    """The first row of the prebuilt ``stmt``, a tuple (``MetadataStore._probe``)."""
+    """The first row of the prebuilt ``stmt``, a tuple (``SqliteStore._probe``)."""
     return _run(conn, stmt, params).fetchone()
 
 
 def file_record(row: Any) -> FileRecord:
     """A ``files`` row as a record, from its values in column order (``select(files)``): a
-    driver's tuple or asyncpg's record as well as SQLAlchemy's row. Positional: ~1 us
-    against ~4 us through a dict of the column names."""
+    driver's tuple or asyncpg's record as well as SQLAlchemy's row."""
     return FileRecord(*row)
 
 
@@ -291,26 +276,26 @@ def list_files(
     purpose: str | None,
     skip: int,
     limit: int,
-    after: FileRecord | None,
+    after: tuple[int, str] | None,
 ) -> list[FileRecord]:
-    """Newest first, ties broken by id; ``after`` continues below that record."""
+    """Newest first, ties broken by id; ``after`` (created_us, id) continues below that
+    sort key, whether or not its file still exists."""
     stmt, params = list_files_query(tenant_id, purpose, skip, limit, after)
-    # Rows as tuples into records, on SQLite from the driver's cursor (``_run``): a page of
-    # 100 built through SQLAlchemy's rows and ``FileRecord(**row._mapping)`` cost ~1.2 ms of
-    # CPU on the benchmark machine, more than the query itself (~0.2 ms).
+    # Rows as tuples into records, from the driver's cursor on SQLite: SQLAlchemy's rows
+    # cost more than the query.
     return [file_record(row) for row in _run(conn, stmt, params)]
 
 
 def list_files_query(
-    tenant_id: str, purpose: str | None, skip: int, limit: int, after: FileRecord | None
+    tenant_id: str, purpose: str | None, skip: int, limit: int, after: tuple[int, str] | None
 ) -> tuple[Any, dict[str, Any]]:
     """``list_files``' prebuilt statement and its parameters (PostgreSQL runs them on
-    asyncpg directly: ``MetadataStore.list_files``)."""
+    asyncpg directly)."""
     params: dict[str, Any] = {"tenant_id": tenant_id, "skip": skip, "limit": limit}
     if purpose is not None:
         params["purpose"] = purpose
     if after is not None:
-        params["after_us"], params["after_id"] = after.created_us, after.id
+        params["after_us"], params["after_id"] = after
     return _list_files_stmt(purpose is not None, after is not None), params
 
 
@@ -349,7 +334,8 @@ def lock_blob(conn: Connection, sha256: str, md5: str | None, size: int) -> str 
     )
     if md5 is not None:
         return md5
-    return conn.execute(_BLOB_MD5, {"sha256": sha256}).scalar_one()
+    known: str | None = conn.execute(_BLOB_MD5, {"sha256": sha256}).scalar_one()
+    return known
 
 
 def store_blob_data(conn: Connection, sha256: str, data: bytes) -> None:

@@ -12,6 +12,10 @@ class RevokedKey(Exception):
     """An upload's API key was revoked (or removed) before its record was committed."""
 
 
+class IdTaken(Exception):
+    """An upload's record id is another record's already (two PUTs to one upload URL)."""
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from starlette.routing import Route
+from fastapi.routing import APIRoute
 
 from ..._protocol import SHA256_HEADER
 from ..._units import human_bytes
 from ..auth import require_tenant, upload_tenant
 from ..download import file_response
 from ..errors import ApiError, BadRequest, PayloadTooLarge, Unauthorized
-from ..metadata.records import RevokedKey
+from ..metadata.records import FileRecord, RevokedKey
 from ..models import ERRORS, FileObject, HealthObject, PresignedUrlObject, PresignedUrlRequest
 from ..responses import JSONResponse
 from ..service import FileService
@@ -25,7 +26,13 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 def _service(request: Request) -> FileService:
-    return request.app.state.service
+    service: FileService = request.app.state.service
+    return service
+
+
+def _file_json(request: Request, rec: FileRecord) -> dict[str, Any]:
+    """A file's JSON, its URL signed for the request's API key (``auth.require_tenant``)."""
+    return _service(request).file_json(rec, request.state.key_id)
 
 
 def _check_declared_length(request: Request, file_limit: int, overhead: int = 0) -> None:
@@ -47,17 +54,65 @@ def _check_declared_length(request: Request, file_limit: int, overhead: int = 0)
 async def health(request: Request, response: Response, tenant: Tenant) -> dict[str, str]:
     # Tells our SDK whether a file's sha256 may follow its bytes (``any``) or is better sent
     # first (``first``: the S3 store then writes the bytes straight under their final key).
-    first = getattr(_service(request).blobs, "wants_sha256_first", False)
+    first = _service(request).blobs.wants_sha256_first
     response.headers[SHA256_HEADER] = "first" if first else "any"
     return {"status": "ok", "tenant": tenant}
 
 
-@router.post(
+class PlainRoute(APIRoute):
+    """A route whose endpoint takes the ``Request`` and is called as it is: documented from
+    its declaration like any route, without FastAPI's per-request dependency solving and
+    response handling. For the upload, which small uploads keep CPU-bound."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
+        return endpoint
+
+
+async def upload_file(request: Request) -> JSONResponse:
+    # The key may come from the recently used ones (auth.RecentKeys): the commit checks it.
+    tenant, key_hash = await upload_tenant(request)
+    service = _service(request)
+    _check_declared_length(request, service.settings.max_file_size, MULTIPART_OVERHEAD)
+    try:
+        rec, created = await service.upload_multipart(
+            tenant,
+            request.stream(),
+            request.headers.get("content-type"),
+            request.query_params.get("purpose"),
+            key_hash,
+        )
+    except RevokedKey:
+        request.app.state.recent_keys.forget(key_hash)
+        raise Unauthorized(
+            "This API key was revoked before the upload could be stored; nothing was stored. "
+            "Create a key with `vlmfiles keys create`."
+        ) from None
+    return JSONResponse(
+        _file_json(request, rec),
+        status_code=201,
+        headers={"X-Deduplicated": "false" if created else "true"},
+    )
+
+
+router.add_api_route(
     "/files",
+    upload_file,
+    methods=["POST"],
+    route_class_override=PlainRoute,
     status_code=201,
     response_model=FileObject,
     summary="Upload a file (multipart/form-data, part 'file')",
     openapi_extra={
+        "parameters": [
+            {
+                "name": "purpose",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Default: assistants",
+            }
+        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -72,55 +127,9 @@ async def health(request: Request, response: Response, tenant: Tenant) -> dict[s
                     }
                 }
             },
-        }
+        },
     },
 )
-async def upload_file(
-    request: Request,
-    tenant: Tenant,
-    purpose: Annotated[str | None, Query(description="Default: assistants")] = None,
-) -> JSONResponse:
-    # Documents the operation; requests are served by ``upload_route`` below.
-    return await _upload(request, tenant, None, purpose)
-
-
-async def _upload(
-    request: Request, tenant: str, key_hash: str | None, purpose: str | None
-) -> JSONResponse:
-    service = _service(request)
-    _check_declared_length(request, service.settings.max_file_size, MULTIPART_OVERHEAD)
-    try:
-        rec, created = await service.upload_multipart(
-            tenant, request.stream(), request.headers.get("content-type"), purpose, key_hash
-        )
-    except RevokedKey:
-        assert key_hash is not None
-        request.app.state.recent_keys.forget(key_hash)
-        raise Unauthorized(
-            "This API key was revoked before the upload could be stored; nothing was stored. "
-            "Create a key with `vlmfiles keys create`."
-        ) from None
-    return JSONResponse(
-        service.file_json(rec),
-        status_code=201,
-        headers={"X-Deduplicated": "false" if created else "true"},
-    )
-
-
-async def _upload_file_plain(request: Request) -> JSONResponse:
-    # What FastAPI's injection does for ``upload_file``, by hand (see ``upload_route``); the
-    # key may come from the recently used ones, so the commit checks it again.
-    tenant, key_hash = await upload_tenant(request, request.app.state.recent_keys)
-    return await _upload(request, tenant, key_hash, request.query_params.get("purpose"))
-
-
-# ``upload_file`` served as a plain Starlette route, ahead of FastAPI (``app.FilesApi``): the
-# APIRoute above stays for the OpenAPI schema and documents the operation. FastAPI 0.165's
-# per-route machinery (nested router matching, the request-response wrapper, dependency
-# solving) measured ~10 % of the server's CPU per 4 KiB upload, ~0.77 -> ~0.70 ms (A/B, 8
-# raw-socket clients, py-spy: ~30 % of the event loop's GIL samples in framework layers).
-# Only this route, the one small uploads keep CPU-bound, is served this way.
-upload_route = Route(f"{router.prefix}/files", _upload_file_plain, methods=["POST"])
 
 
 @router.get("/files", response_model=list[FileObject], summary="List files, newest first")
@@ -128,13 +137,13 @@ async def list_files(
     request: Request,
     tenant: Tenant,
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    limit: Annotated[int, Query(ge=1, description="At most the server's list_max_limit")] = 10,
     purpose: str | None = None,
     after: Annotated[str | None, Query(description="Cursor: a file id from the last page")] = None,
 ) -> JSONResponse:
     service = _service(request)
     recs = await service.list(tenant, purpose=purpose, skip=skip, limit=limit, after=after)
-    return JSONResponse([service.file_json(r) for r in recs])
+    return JSONResponse([_file_json(request, r) for r in recs])
 
 
 @router.get(
@@ -143,8 +152,8 @@ async def list_files(
 async def file_by_hash(
     request: Request, tenant: Tenant, digest: str, purpose: str | None = None
 ) -> JSONResponse:
-    service = _service(request)
-    return JSONResponse(service.file_json(await service.find_by_hash(tenant, digest, purpose)))
+    rec = await _service(request).find_by_hash(tenant, digest, purpose)
+    return JSONResponse(_file_json(request, rec))
 
 
 @router.post(
@@ -154,8 +163,13 @@ async def presigned_url(
     request: Request, tenant: Tenant, body: PresignedUrlRequest
 ) -> JSONResponse:
     return JSONResponse(
-        await _service(request).create_presigned_upload(
-            tenant, body.filename, body.purpose, body.expiration, body.content_type
+        await _service(request).presigned.create(
+            tenant,
+            request.state.key_id,
+            body.filename,
+            body.purpose,
+            body.expiration,
+            body.content_type,
         )
     )
 
@@ -164,20 +178,19 @@ async def presigned_url(
     "/files/verify-upload/{upload_id}", response_model=FileObject, summary="Finish an upload by URL"
 )
 async def verify_upload(request: Request, tenant: Tenant, upload_id: str) -> JSONResponse:
-    service = _service(request)
-    return JSONResponse(service.file_json(await service.verify_upload(tenant, upload_id)))
+    return JSONResponse(
+        _file_json(request, await _service(request).presigned.verify(tenant, upload_id))
+    )
 
 
 @router.get("/files/{file_id}", response_model=FileObject, summary="Get a file's metadata")
 async def get_file(request: Request, tenant: Tenant, file_id: str) -> JSONResponse:
-    service = _service(request)
-    return JSONResponse(service.file_json(await service.get(tenant, file_id)))
+    return JSONResponse(_file_json(request, await _service(request).get(tenant, file_id)))
 
 
 @router.delete("/files/{file_id}", response_model=FileObject, summary="Delete a file")
 async def delete_file(request: Request, tenant: Tenant, file_id: str) -> JSONResponse:
-    service = _service(request)
-    return JSONResponse(service.file_json(await service.delete(tenant, file_id)))
+    return JSONResponse(_file_json(request, await _service(request).delete(tenant, file_id)))
 
 
 @router.api_route(
@@ -191,12 +204,15 @@ async def file_content(
     request: Request,
     file_id: str,
     tenant: str | None = None,
+    key: str | None = None,
     expires: str | None = None,
     signature: str | None = None,
 ) -> Response:
     service = _service(request)
-    if signature is not None or expires is not None or tenant is not None:
-        service.check_signature("GET", tenant or "", file_id, expires or "", signature or "")
+    if signature is not None or expires is not None or tenant is not None or key is not None:
+        await service.check_signature(
+            "GET", tenant or "", key or "", file_id, expires or "", signature or ""
+        )
         owner = tenant or ""
     else:
         owner = await require_tenant(request)
@@ -207,12 +223,18 @@ async def file_content(
     "/uploads/{upload_id}", response_model=FileObject, summary="PUT the bytes of an upload by URL"
 )
 async def put_upload(
-    request: Request, upload_id: str, tenant: str = "", expires: str = "", signature: str = ""
+    request: Request,
+    upload_id: str,
+    tenant: str = "",
+    key: str = "",
+    expires: str = "",
+    signature: str = "",
 ) -> JSONResponse:
     service = _service(request)
-    service.check_signature("PUT", tenant, upload_id, expires, signature)
+    await service.check_signature("PUT", tenant, key, upload_id, expires, signature)
+    request.state.key_id = key  # the file's URL is signed for the key that signed this one
     _check_declared_length(request, service.settings.max_file_size)
-    result = await service.receive_presigned(tenant, upload_id, request.stream())
+    result = await service.presigned.receive(tenant, upload_id, request.stream())
     if isinstance(result, ApiError):
         # The bytes were received; GET /v1/files/verify-upload/{id} reports the refusal.
         return JSONResponse(
@@ -223,4 +245,4 @@ async def put_upload(
                 "error": {"message": result.message, "type": result.type},
             }
         )
-    return JSONResponse(service.file_json(result[0]))
+    return JSONResponse(_file_json(request, result[0]))

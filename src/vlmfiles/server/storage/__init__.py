@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from .base import BlobNotFound, BlobStore, BlobWriter, StoreBusy, is_hex_digest
+from .base import (
+    BlobNotFound,
+    BlobStore,
+    BlobWriter,
+    PresignedBlobStore,
+    StoreBusy,
+    is_hex_digest,
+)
 
 __all__ = [
     "BlobNotFound",
     "BlobStore",
     "BlobWriter",
+    "PresignedBlobStore",
     "StoreBusy",
     "is_hex_digest",
     "open_blob_store",
@@ -22,7 +30,10 @@ def open_blob_store(url: str) -> BlobStore:
     if parts.scheme == "file":
         from .local import LocalBlobStore
 
-        return LocalBlobStore(Path(unquote(parts.path)))
+        direct = parse_qs(parts.query).get("direct", ["true"])[-1].lower()
+        if direct not in ("true", "false"):
+            raise ValueError(f"storage URL option direct={direct!r}: use true or false")
+        return LocalBlobStore(Path(unquote(parts.path)), direct=direct == "true")
     if parts.scheme == "s3":
         from .s3 import S3BlobStore
 

@@ -21,16 +21,24 @@ which ``sweep_staging()`` removes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class BlobWriter(Protocol):
-    """Optionally also ``prepare()``: make the staged bytes durable before ``commit``, so
-    that ``commit`` (called while the metadata store holds a lock) is quick, with a
-    ``prepared`` property saying it has run; and
-    ``expect(key)``: called before any byte when the client declared the bytes' sha256, so a
-    store can stage them under their final key (``commit`` is still called with the key
-    the bytes really hash to, and only when it matches)."""
+    """Stages one blob: ``write``, then ``prepare`` outside any lock, then ``commit`` (quick:
+    the metadata store holds a lock around it) or ``abort``."""
+
+    @property
+    def prepared(self) -> bool:
+        """``prepare`` has run (or there is nothing for it to do)."""
+
+    def prepare(self) -> None:
+        """Make the staged bytes durable, so that ``commit`` is quick."""
+
+    def expect(self, key: str) -> None:
+        """Called before any byte when the client declared the bytes' sha256, so a store can
+        stage them under their final key (``commit`` is still called with the key the bytes
+        really hash to, and only when it matches). May do nothing."""
 
     def write(self, data: bytes) -> None:
         """Append ``data`` to the staged blob."""
@@ -43,9 +51,9 @@ class BlobWriter(Protocol):
 
 
 class BlobStore(Protocol):
-    """Optional attribute ``wants_sha256_first``: True when its writers gain from ``expect``
-    (the S3 store); the server's /health tells the SDK, which then hashes a large file
-    before sending it rather than while."""
+    # True when its writers gain from ``expect`` (the S3 store): /health tells the SDK,
+    # which then hashes a large file before sending it rather than while.
+    wants_sha256_first: bool
 
     def writer(self) -> BlobWriter:
         """Start staging a new blob."""
@@ -68,6 +76,35 @@ class BlobStore(Protocol):
 
     def sweep_staging(self, older_than_seconds: float) -> int:
         """Remove staged bytes left by dead writers; return how many were removed."""
+
+    def read_once(self, key: str) -> Iterator[bytes | memoryview]:
+        """``read`` for a blob read once, whole (the md5 fill): may bypass the page cache;
+        chunks are valid until the next one is asked for."""
+
+    def close(self) -> None:
+        """Release clients and pools."""
+
+
+@runtime_checkable
+class PresignedBlobStore(BlobStore, Protocol):
+    """A store clients PUT to directly, by a URL it signs (S3): the bytes land under the
+    upload's id, and the server hashes, checks and commits them at verify-upload."""
+
+    def presign_put(self, upload_id: str, expires_seconds: int, content_type: str | None) -> str:
+        """A URL to PUT the upload's bytes to, without credentials."""
+
+    def incoming_size(self, upload_id: str) -> int | None:
+        """The size of the bytes PUT for the upload, or None if none were."""
+
+    def read_incoming(self, upload_id: str) -> Iterator[bytes]: ...
+
+    def commit_incoming(self, upload_id: str, key: str) -> None:
+        """Move the upload's bytes under the blob ``key`` (a server-side copy)."""
+
+    def delete_incoming(self, upload_id: str) -> None: ...
+
+    def sweep_incoming(self, older_than_seconds: float) -> int:
+        """Remove what was PUT and never verified, once no URL can write it any more."""
 
 
 class BlobNotFound(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import mmap
 import os
 import threading
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from .base import BlobNotFound, is_hex_digest
 
@@ -58,9 +60,13 @@ class _AlignedBuffers:
 
 
 _buffers = _AlignedBuffers(DIRECT_BUFFER, keep=8)
+
+
 # Full buffers are written here while the writer's own thread (hashing the upload) fills
 # the next one: an O_DIRECT write returns only once the disk has the bytes.
-_disk = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vlmfiles-disk")
+@functools.cache
+def _disk() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="vlmfiles-disk")
 
 
 def _write_all(fd: int, data: memoryview) -> None:
@@ -79,7 +85,7 @@ def _read_direct(fd: int, refused: Callable[[], None]) -> Iterator[memoryview]:
     ``open`` and refuse reads with EINVAL), ``refused()`` is called and the file is read
     through the page cache instead."""
     bufs = (_buffers.take(), _buffers.take())
-    ahead: Future[int] | None = _disk.submit(os.preadv, fd, [bufs[0]], 0)
+    ahead: Future[int] | None = _disk().submit(os.preadv, fd, [bufs[0]], 0)
     offset, i = 0, 0
     try:
         while ahead is not None:
@@ -93,7 +99,7 @@ def _read_direct(fd: int, refused: Callable[[], None]) -> Iterator[memoryview]:
                 _set_direct(fd, False)
                 n = os.preadv(fd, [bufs[i]], 0)
             if n == DIRECT_BUFFER:  # a short read is the end of the file
-                ahead = _disk.submit(os.preadv, fd, [bufs[1 - i]], offset + n)
+                ahead = _disk().submit(os.preadv, fd, [bufs[1 - i]], offset + n)
             if n:
                 with memoryview(bufs[i]) as whole, whole[:n] as view:
                     yield view
@@ -188,7 +194,7 @@ class LocalBlobWriter:
         full, self._fill = self._buf, 0
         assert full is not None
         self._buf, self._spare = self._spare, full
-        self._inflight = _disk.submit(_write_all_from, self._file.fileno(), full)
+        self._inflight = _disk().submit(_write_all_from, self._file.fileno(), full)
 
     def _write_head(self, n: int) -> None:
         """Write the buffer's first ``n`` bytes (a multiple of ALIGN) here and now, with
@@ -265,6 +271,9 @@ class LocalBlobWriter:
 
     # The BlobWriter interface ----------------------------------------------------------
 
+    def expect(self, key: str) -> None:
+        pass  # staged under a temp name and renamed at commit: the final name gains nothing
+
     @property
     def prepared(self) -> bool:
         """``prepare`` has run (the file is fsynced and closed)."""
@@ -303,13 +312,15 @@ class LocalBlobWriter:
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path) -> None:
+    wants_sha256_first = False  # its writers stage to a temp file and rename: no gain
+
+    def __init__(self, root: Path, *, direct: bool = True) -> None:
         self.root = root
         self.staging = root / ".staging"
         self.staging.mkdir(parents=True, exist_ok=True)
         # Write blobs with O_DIRECT (where the OS and file system have it; turned off at
         # the first write the file system refuses).
-        self.direct = hasattr(os, "O_DIRECT")
+        self.direct = direct and hasattr(os, "O_DIRECT")
 
     def path_for(self, key: str) -> Path:
         if not is_hex_digest(key, 64):
@@ -335,14 +346,17 @@ class LocalBlobStore:
             raise BlobNotFound(key) from None
         return self._iter(f, start, end)
 
-    def read_once(self, key: str) -> Iterator[memoryview]:
+    def close(self) -> None:
+        pass
+
+    def read_once(self, key: str) -> Iterator[bytes | memoryview]:
         """The whole blob for one pass that need not stay cached (the md5 filled in after
         an upload): read with O_DIRECT where the file system has it, so it faults no fresh
         page-cache memory in, the next 2 MiB on the disk thread while the caller works on
         this one. Each chunk is a view into a reused buffer, valid until the next is asked
         for."""
         if not self.direct:
-            return self.read(key)  # type: ignore[return-value]  # bytes are views' equal here
+            return iter(self.read(key))
         try:
             fd = os.open(self.path_for(key), os.O_RDONLY | os.O_DIRECT)
         except FileNotFoundError:
@@ -351,14 +365,14 @@ class LocalBlobStore:
             if exc.errno != errno.EINVAL:
                 raise
             self.direct = False
-            return self.read(key)  # type: ignore[return-value]
+            return iter(self.read(key))
         return _read_direct(fd, self._refused_direct)
 
     def _refused_direct(self) -> None:
         self.direct = False  # not asked again, for reads or writes
 
     @staticmethod
-    def _iter(f, start: int, end: int | None) -> Iterator[bytes]:
+    def _iter(f: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
         with f:
             f.seek(start)
             remaining = None if end is None else end - start

@@ -43,14 +43,13 @@ from botocore.exceptions import (
 from urllib3.exceptions import ProtocolError
 
 from .base import BlobNotFound
-from .s3_writer import PartBudget, S3BlobWriter
+from .s3_writer import PartBudget, S3BlobWriter, missing
 
 MiB = 1024 * 1024
 CHUNK = MiB
 MAX_SINGLE_COPY = 5 * 1024 * MiB  # CopyObject's limit; above it boto3 copies by parts
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 # What a connection dropped in the middle of a GET body looks like from botocore.
 _STREAM_ERRORS = (ResponseStreamingError, ReadTimeoutError, IncompleteReadError, ProtocolError)
 _OPTIONS = set(
@@ -62,10 +61,6 @@ _OPTIONS = set(
 def _close(body: Any) -> None:
     if hasattr(body, "close"):
         body.close()
-
-
-def _missing(e: ClientError) -> bool:
-    return e.response.get("Error", {}).get("Code") in _NOT_FOUND
 
 
 def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -197,7 +192,7 @@ class S3BlobStore:
             self.client.head_bucket(Bucket=self.bucket)
             return
         except ClientError as e:
-            if not _missing(e) and e.response["Error"]["Code"] != "NoSuchBucket":
+            if not missing(e) and e.response["Error"]["Code"] != "NoSuchBucket":
                 raise
         kw: dict[str, Any] = {}
         if region and region != "us-east-1":  # AWS refuses us-east-1 as a constraint
@@ -227,18 +222,22 @@ class S3BlobStore:
         what = "upload ids are 1-128 letters, digits, '_' and '-'"
         return f"{self.prefix}incoming/{_checked(_UPLOAD_ID, upload_id, what)}"
 
-    def _head(self, s3_key: str) -> dict[str, Any] | None:
+    # Object-level helpers, for this store and its writers (s3_writer.py) -----------------
+
+    def head(self, s3_key: str) -> dict[str, Any] | None:
+        """The object's metadata, or None if there is no such object."""
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=s3_key)
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=s3_key)
+            return head
         except ClientError as e:
-            if _missing(e):
+            if missing(e):
                 return None
             raise
 
-    def _adopt(self, source: str, final: str) -> None:
+    def adopt(self, source: str, final: str) -> None:
         """Copy ``source`` to ``final`` unless ``final`` exists (same key, same bytes), then
         delete ``source``."""
-        if not self._head(final):
+        if not self.head(final):
             self.client.copy(
                 {"Bucket": self.bucket, "Key": source},
                 self.bucket,
@@ -255,11 +254,14 @@ class S3BlobStore:
         return S3BlobWriter(self)
 
     def exists(self, key: str) -> bool:
-        return self._head(self.blob_key(key)) is not None
+        return self.head(self.blob_key(key)) is not None
 
     def size(self, key: str) -> int | None:
-        head = self._head(self.blob_key(key))
+        head = self.head(self.blob_key(key))
         return None if head is None else head["ContentLength"]
+
+    def read_once(self, key: str) -> Iterator[bytes]:
+        return self.read(key)
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         s3_key = self.blob_key(key)
@@ -281,7 +283,7 @@ class S3BlobStore:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=s3_key, **kw)["Body"]
         except ClientError as e:
-            if _missing(e):
+            if missing(e):
                 return None
             if e.response["Error"]["Code"] == "InvalidRange":  # start at or past the end
                 return iter(())
@@ -362,13 +364,13 @@ class S3BlobStore:
                 )
                 removed += 1
             except ClientError as e:
-                if not _missing(e):  # it completed or was aborted meanwhile
+                if not missing(e):  # it completed or was aborted meanwhile
                     raise
         return removed
 
     def _last_part(self, up: dict[str, Any]) -> dt.datetime:
         """When the upload last received a part: a slow but live writer keeps adding them."""
-        newest = up["Initiated"]
+        newest: dt.datetime = up["Initiated"]
         try:
             pages = self.client.get_paginator("list_parts").paginate(
                 Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"]
@@ -377,11 +379,11 @@ class S3BlobStore:
                 for part in page.get("Parts", []):
                     newest = max(newest, part["LastModified"])
         except ClientError as e:
-            if not _missing(e):
+            if not missing(e):
                 raise
         return newest
 
-    # Presigned uploads straight to the store (the server checks hasattr(presign_put)) -------
+    # Presigned uploads straight to the store (base.PresignedBlobStore) ----------------------
 
     def presign_put(self, upload_id: str, expires_seconds: int, content_type: str | None) -> str:
         """A URL a client PUTs the file's bytes to, without credentials.
@@ -390,15 +392,16 @@ class S3BlobStore:
         client that sends another one or none (plain ``curl -T``, httpx with bytes), and
         the server judges the type from the bytes anyway."""
         del content_type
-        return self._presigner.generate_presigned_url(
+        url: str = self._presigner.generate_presigned_url(
             "put_object",
             Params={"Bucket": self.bucket, "Key": self.incoming_key(upload_id)},
             ExpiresIn=int(expires_seconds),
             HttpMethod="PUT",
         )
+        return url
 
     def incoming_size(self, upload_id: str) -> int | None:
-        head = self._head(self.incoming_key(upload_id))
+        head = self.head(self.incoming_key(upload_id))
         return None if head is None else head["ContentLength"]
 
     def read_incoming(self, upload_id: str) -> Iterator[bytes]:
@@ -409,7 +412,7 @@ class S3BlobStore:
         return self._stream(s3_key, first, 0, None)
 
     def commit_incoming(self, upload_id: str, key: str) -> None:
-        self._adopt(self.incoming_key(upload_id), self.blob_key(key))
+        self.adopt(self.incoming_key(upload_id), self.blob_key(key))
 
     def delete_incoming(self, upload_id: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.incoming_key(upload_id))

@@ -77,8 +77,12 @@ class PartBudget:
             self._cond.notify_all()
 
 
-def _missing(e: ClientError) -> bool:
-    return e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchUpload")
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+
+
+def missing(e: ClientError) -> bool:
+    """The error says the object (or multipart upload) is not there."""
+    return e.response.get("Error", {}).get("Code") in _NOT_FOUND
 
 
 def _exists_already(e: ClientError) -> bool:
@@ -98,6 +102,12 @@ class S3BlobWriter:
         self._done = False
         self._expected: str | None = None  # a declared sha256: staging under its final key
         self._staged_object = False  # a completed object under a staging key (to delete)
+
+    # Completing the upload is the commit's work (into its final key): nothing to prepare.
+    prepared = True
+
+    def prepare(self) -> None:
+        pass
 
     def expect(self, key: str) -> None:
         """The bytes are declared to hash to ``key``: stage them under its final name."""
@@ -188,7 +198,7 @@ class S3BlobWriter:
                 # Under one part: no staging at all, one PutObject to the final key. S3 shows
                 # an object whole or not at all. If-None-Match keeps an existing blob of
                 # this key (the same bytes) untouched without a HEAD first: one request, not
-                # two, for a small upload (boto3 costs ~1-2 ms of CPU a request). A store
+                # two, for a small upload (each boto3 request costs CPU). A store
                 # that ignores the condition rewrites the same bytes.
                 try:
                     s.client.put_object(Bucket=s.bucket, Key=final, Body=self._buf, IfNoneMatch="*")
@@ -196,7 +206,7 @@ class S3BlobWriter:
                     if not _exists_already(e):
                         raise
                 self._drop_buffer()
-            elif s._head(final):  # same key, same bytes: keep the original, drop ours
+            elif s.head(final):  # same key, same bytes: keep the original, drop ours
                 self.abort()
                 return
             else:
@@ -214,7 +224,7 @@ class S3BlobWriter:
                 self._upload_id = None
                 if self.key != final:
                     self._staged_object = True
-                    s._adopt(self.key, final)
+                    s.adopt(self.key, final)
         except BaseException:
             self.abort()
             raise
@@ -236,7 +246,7 @@ class S3BlobWriter:
                     Bucket=s.bucket, Key=self.key, UploadId=self._upload_id
                 )
             except ClientError as e:
-                if not _missing(e):
+                if not missing(e):
                     raise
         if self._staged_object:
             # Completed but not yet copied (commit failed half-way): the object itself.

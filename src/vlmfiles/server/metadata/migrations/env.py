@@ -6,7 +6,7 @@ import asyncio
 
 from alembic import context
 
-from vlmfiles.server.metadata.store import create_engine
+from vlmfiles.server.metadata.engines import create_engine
 from vlmfiles.server.metadata.tables import metadata
 
 config = context.config
