@@ -27,16 +27,16 @@ class PredictionService:
     engines: EngineSet
 
     def check_domain(self, domain: str | None, route: str) -> str:
-        served = [d for d in sorted(self.engines.domains) if d.split(".")[0] == route]
-        if not domain:
+        """Images and documents go to any served domain (an invoice may be a photo);
+        audio and video only to a domain of their own kind."""
+        allowed = sorted(self.engines.domains)
+        if route not in ("image", "document"):
+            allowed = [d for d in allowed if d.split(".")[0] == route]
+        if not domain or domain not in allowed:
+            what = f"Unknown domain {domain!r}" if domain else "A domain is required"
             raise BadRequest(
-                f"A domain is required: this server serves {', '.join(served) or 'no domain'} "
-                f"for {route}/generate (all: {self.engines.listing()})."
-            )
-        if domain not in served:
-            raise BadRequest(
-                f"Unknown domain {domain!r} for {route}/generate: this server serves "
-                f"{', '.join(served) or 'no ' + route + ' domain'} (all: "
+                f"{what} for {route}/generate: this server serves "
+                f"{', '.join(allowed) or 'no ' + route + ' domain'} there (all its domains: "
                 f"{self.engines.listing()})."
             )
         return domain
