@@ -17,6 +17,7 @@ Rows (also part of ``python -m bench.run --only engine``):
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -64,6 +65,9 @@ def ocr_speed(work: Path, pages: int, repeats: int) -> list[Row]:
         return [(STACK, "OCR pipeline pages/s", "skipped: no tesseract CLI", "")]
     paths = [invoice_sample(i).image(work / f"ocr-{i}.png") for i in range(pages)]
     run_engine("document.markdown", paths[:1])  # load the model once, as a worker has
+    # One thread each: Debian's CLI is built with OpenMP, whose spinning threads fight over
+    # the cores (the in-process wheel is not); a worker runs one page per thread either way.
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     ours, theirs = [], []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -75,7 +79,7 @@ def ocr_speed(work: Path, pages: int, repeats: int) -> list[Row]:
             subprocess.run(
                 [cli, str(p), "-", "--tessdata-dir", ocr.tessdata_path(), "-l", "eng",
                  "--oem", "1", "--psm", "3"],
-                check=True, capture_output=True,
+                check=True, capture_output=True, env=env,
             )  # fmt: skip
         theirs.append(pages / (time.perf_counter() - t))
     ratio = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
@@ -116,21 +120,23 @@ def text_layer_speed(work: Path, pages: int, repeats: int) -> list[Row]:
             page.close()
         pdf.close()
 
+    # Runs of a fraction of a second on a shared machine: best of several interleaved turns
+    # (the least disturbed run of each), not the median.
     ours, theirs = [], []
-    for _ in range(repeats):
+    for _ in range(repeats * 3):
         t = time.perf_counter()
         run_engine("document.markdown", [path])
         ours.append(pages / (time.perf_counter() - t))
         t = time.perf_counter()
         alone()
         theirs.append(pages / (time.perf_counter() - t))
-    ratio = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
     return [
         (
             STACK,
             f"text-layer PDF pages/s, {pages} pages (document.markdown)",
-            f"{statistics.median(ours):.0f} pages/s",
-            f"{ratio:.2f} × pypdfium2 alone ({statistics.median(theirs):.0f}/s) (target ≥ 0.8)",
+            f"{max(ours):.0f} pages/s",
+            f"{max(ours) / max(theirs):.2f} × pypdfium2 alone ({max(theirs):.0f}/s), best of "
+            f"{len(ours)} (target ≥ 0.8)",
         )
     ]
 
@@ -197,15 +203,17 @@ def rows(work: Path, smoke: bool, samples: int | None = None) -> list[Row]:
     ocr_pages, pdf_pages, repeats = (2, 20, 1) if smoke else (10, 300, 3)
     n = samples if samples is not None else (2 if smoke else 30)
     out: list[Row] = []
-    for section in (
-        lambda: ocr_speed(work, ocr_pages, repeats),
-        lambda: text_layer_speed(work, pdf_pages, repeats),
-        lambda: accuracy(work, n),
-    ):
-        new = section()
-        out += new
-        for r in new:
-            print("  " + " | ".join(r), file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(dir=work, prefix="engine-") as tmp:
+        here = Path(tmp)
+        for section in (
+            lambda: ocr_speed(here, ocr_pages, repeats),
+            lambda: text_layer_speed(here, pdf_pages, repeats),
+            lambda: accuracy(here, n),
+        ):
+            new = section()
+            out += new
+            for r in new:
+                print("  " + " | ".join(r), file=sys.stderr, flush=True)
     return out
 
 

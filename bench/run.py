@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--workers", type=int, default=1, help="server processes (vlmfiles serve --workers)"
     )
-    ap.add_argument("--only", default="large,methods,small,list,memory", help="which rows")
+    ap.add_argument("--only", default="large,methods,small,list,memory,engine", help="which rows")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (CI)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
@@ -322,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             label = f"{stack}, {args.workers} workers" if args.workers > 1 else stack
             with stacks.server(stack, work, weed if stack == "scale" else None, **env) as srv:
                 rows += run_stack(label, srv, weed, work, args, only)
+    if "engine" in only:  # the offline engine, in-process: no server (bench/ocr.py)
+        from . import ocr
+
+        rows += ocr.rows(work, args.smoke)
     print(
         f"\nvlmfiles benchmark — {time.strftime('%Y-%m-%d %H:%M')}, {_machine()}, {time.time() - t0:.0f} s\n"
     )

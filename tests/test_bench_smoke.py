@@ -40,3 +40,6 @@ def test_benchmark_smoke_run_prints_every_row(tmp_path):
         "× SeaweedFS (" in ratio and "× SeaweedFS with fsync (" in ratio for ratio in small
     ), small
     assert "| stack | measure |" in run.stdout
+    engine = [measure for stack, measure, _, _ in rows if stack == "engine"]
+    for name in ("OCR pipeline pages/s", "text-layer PDF pages/s", "Field accuracy, invoices"):
+        assert any(m.startswith(name) for m in engine), (name, engine)

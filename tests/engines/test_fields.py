@@ -104,3 +104,47 @@ def test_invoice_line_items_match_the_printed_table(run, tmp_path):
     items = run("document.invoice", sample.pdf(tmp_path / "i.pdf")).response["items"]
     assert sum(i["total_price"] for i in items) == pytest.approx(sample.expected["subtotal"])
     assert all(i["quantity"] and i["unit_price"] and i["description"] for i in items)
+
+
+def test_transparent_png_and_sideways_phone_photo_are_read(run, tmp_path):
+    """A transparent background is laid on white (not black), and EXIF orientation applied."""
+    from PIL import Image
+
+    sample = invoice_sample(0)
+    page = Image.open(sample.image(tmp_path / "plain.png")).convert("L")
+    clear = Image.new("LA", page.size, (0, 0))
+    clear.putalpha(page.point(lambda v: 255 - v))  # black text on a fully transparent page
+    clear.save(tmp_path / "clear.png")
+    got = run("document.invoice", tmp_path / "clear.png").response
+    assert got["total_amount"] == sample.expected["total_amount"]
+
+    sideways = page.convert("RGB").rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view": how phones store a portrait shot
+    sideways.save(tmp_path / "phone.jpg", quality=90, exif=exif)
+    result = run("document.invoice", tmp_path / "phone.jpg")
+    assert result.response["invoice_id"] == sample.expected["invoice_id"]
+    assert (result.elements, result.element_type) == (1, "image")
+
+
+def test_a_long_invoice_is_read_from_its_first_and_last_pages(run, tmp_path):
+    """Fields keep every word they read: of 60 pages, the first and last ten are read, which
+    is where the number and the totals are printed."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for n in range(1, 61):
+        pdf.add_page()
+        if n == 1:
+            pdf.text(20, 20, "Invoice No.: LONG-0001")
+        elif n == 60:
+            pdf.text(120, 40, "Total")
+            pdf.text(170, 40, "$9,876.50")
+        else:
+            pdf.text(20, 20, f"Line items, continued, page {n}")
+    pdf.output(str(tmp_path / "long.pdf"))
+    result = run("document.invoice", tmp_path / "long.pdf")
+    assert (result.response["invoice_id"], result.response["total_amount"]) == ("LONG-0001", 9876.5)
+    assert result.response["currency"] == "USD"
+    assert result.elements == 20

@@ -149,3 +149,9 @@ def test_deadline_is_checked_between_pages(run, tmp_path):
 
     with pytest.raises(JobTimeout, match="time limit at page 1 of three.pdf"):
         run("document.markdown", tmp_path / "three.pdf", deadline=time.monotonic() - 1)
+
+
+def test_page_indices_out_of_range(run, tmp_path):
+    _assert_still_works(run, tmp_path)
+    with pytest.raises(InputRejected, match="page index 3 is out of range: ok.pdf has 1 pages"):
+        run("document.markdown", tmp_path / "ok.pdf", config={"page_indices": [3]})

@@ -176,9 +176,11 @@ class Sample:
             img = img.rotate(rnd.uniform(-1.2, 1.2), resample=Image.BICUBIC, fillcolor=255)
             noise = Image.effect_noise(img.size, 40).point(lambda v: 255 if v > 40 else 160)
             img = Image.blend(img, noise, 0.12).filter(ImageFilter.GaussianBlur(0.6))
-            img.convert("RGB").save(path, "JPEG", quality=rnd.randint(55, 75))
+            img.convert("RGB").save(
+                path, "JPEG", quality=rnd.randint(55, 75), dpi=(DPI, DPI)
+            )  # a scanner states its resolution
         else:
-            img.save(path)
+            img.save(path, dpi=(DPI, DPI))
         return path
 
 
@@ -275,6 +277,7 @@ def invoice_sample(seed: int) -> Sample:
         "total_amount": total,
         "subtotal": subtotal,
         "tax_amount": tax,
+        "tax_percentage": rate,
         "currency": currency,
         "issuer_name": issuer,
         "customer_name": customer,

@@ -16,6 +16,7 @@ from PIL import Image, ImageChops, ImageFilter, ImageStat
 from . import ocr
 
 THUMB = 512  # colour statistics on a thumbnail: same answer, a fraction of the work
+OCR_MAX_SIDE = 4000
 LABELS = ("document", "screenshot", "photo", "blank")
 
 
@@ -25,7 +26,7 @@ def _clamp(x: float) -> float:
 
 def classify(image: Image.Image) -> dict[str, Any]:
     width, height = image.size
-    rgb = image.convert("RGB")
+    rgb = ocr.flatten(image)
     thumb = rgb.copy()
     thumb.thumbnail((THUMB, THUMB))
     gray = thumb.convert("L")
@@ -41,7 +42,9 @@ def classify(image: Image.Image) -> dict[str, Any]:
     colourfulness = _colourfulness(thumb)
     edges = ImageStat.Stat(gray.filter(ImageFilter.FIND_EDGES)).mean[0]
 
-    page = ocr.read(rgb if max(width, height) <= 4000 else thumb.resize((width // 2, height // 2)))
+    if max(width, height) > OCR_MAX_SIDE:  # text that large reads as well at a lower resolution
+        rgb.thumbnail((OCR_MAX_SIDE, OCR_MAX_SIDE))
+    page = ocr.read(rgb)
     words = [w for w in page.words if any(ch.isalnum() for ch in w.text)]
     text_area = sum((w.x1 - w.x0) * (w.y1 - w.y0) for w in words)
     coverage = text_area / max(1.0, page.width * page.height)

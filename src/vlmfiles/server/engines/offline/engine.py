@@ -8,12 +8,14 @@ image through OCR. ``Limits.deadline`` is checked between pages.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ..base import EngineInput, EngineResult, InputRejected, Limits
 from . import classify, guards, invoice, markdown, ocr, pdf
 from .fields import Document
 from .layout import Page
+
+FIELD_END_PAGES = 10  # invoice/receipt fields: at most this many pages from each end
 
 DOMAINS = {
     "document.markdown": "The document's text as markdown, page by page, in reading order",
@@ -87,7 +89,7 @@ class _Reader:
         self.limits, self.selected = limits, selected
         self.count = 0
         self.sources: set[str] = set()
-        self.element_type: Any = "page"
+        self.element_type: Literal["page", "image"] = "image"
 
     @property
     def engine_name(self) -> str:
@@ -103,7 +105,6 @@ class _Reader:
                 guards.check_deadline(self.limits, f"before {item.name}")
                 with guards.open_image(item.path, self.limits, item.name) as img:
                     page = ocr.read(img, self.count + 1)
-                self.element_type = "image" if len(inputs) > 1 or self.count == 0 else "page"
                 yield self._seen(page)
             else:
                 raise InputRejected(
@@ -112,15 +113,22 @@ class _Reader:
                 )
 
     def _pdf(self, item: EngineInput, words: bool) -> Iterator[Page]:
+        self.element_type = "page"  # usage counts pages when any input is a PDF, else images
         doc = pdf.open_pdf(item.path, self.limits, item.name)
+        selected = self.selected
+        if words and selected is None and len(doc) > 2 * FIELD_END_PAGES:
+            # Fields keep every word of every page read: a long document's first and last
+            # pages hold its parties, numbers and totals, and memory stays bounded.
+            count = len(doc)
+            selected = [*range(FIELD_END_PAGES), *range(count - FIELD_END_PAGES, count)]
         try:
-            for read in pdf.pages(doc, self.limits, item.name, words=words, selected=self.selected):
+            for read in pdf.pages(doc, self.limits, item.name, words=words, selected=selected):
                 guards.check_deadline(self.limits, f"at page {read.number} of {item.name}")
                 if read.page is not None:
                     yield self._seen(read.page)
                 else:
                     assert read.image is not None
-                    page = ocr.read(read.image, read.number)
+                    page = ocr.read(read.image, read.number, read.dpi)
                     read.image.close()
                     yield self._seen(page)
         finally:

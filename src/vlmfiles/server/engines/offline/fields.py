@@ -127,9 +127,8 @@ def _candidates(doc: Document, label: Cell, end: int) -> Iterable[tuple[str, Cel
     if rest:
         yield rest, label
     row = doc.rows[label.row]
-    right = [c for c in row.cells if c.x0 >= label.x1 - 1]
-    if right:
-        yield right[0].text, right[0]
+    # every cell to the right in turn: "VAT | (20%) | 40.00" has its amount in the second
+    yield from ((c.text, c) for c in row.cells if c.x0 >= label.x1 - 1)
     yield from ((c.text, c) for c in below(doc, label))
 
 

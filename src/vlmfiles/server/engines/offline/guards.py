@@ -11,7 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..base import EngineInput, InputRejected, JobTimeout, Limits
 
@@ -76,4 +76,7 @@ def open_image(path: Path, limits: Limits, name: str) -> Image.Image:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         img.close()
         raise InputRejected(f"{name} is a damaged or truncated image: {e}") from e
-    return img
+    upright = ImageOps.exif_transpose(img)  # a phone photo of a receipt, stored sideways
+    if upright is not img:
+        img.close()
+    return upright

@@ -143,7 +143,7 @@ def invoice(doc: Document) -> dict[str, Any]:
     tax = locate(doc, L.TAX, _money, last=True, exclude=L.NOT_TAX)
     out["tax_amount"] = _first(tax)
     if tax is not None:
-        out["tax_percentage"] = values.percentage(tax[1].label.text)
+        out["tax_percentage"] = values.percentage(doc.rows[tax[1].label.row].text)
     out["discount_amount"] = _first(locate(doc, L.DISCOUNT, _money, last=True))
     out["shipping_cost"] = _first(locate(doc, L.SHIPPING, _money, last=True))
     out["amount_paid"] = _first(locate(doc, L.AMOUNT_PAID, _money, last=True))

@@ -108,7 +108,16 @@ BILL_TO = _p(
     r"cliente(?!\s*(?:id|no|n))",
     r"facturar\s*a",
 )
-FROM = _p(r"from", r"seller", r"vendor", r"supplier", r"issued\s*by", r"lieferant", r"vendeur")
+FROM = _p(
+    r"from",
+    r"seller",
+    r"vendor",
+    r"supplier",
+    r"issued\s*by",
+    r"lieferant",
+    r"vendeur",
+    r"(?:von|de|emisor)\s*:?\s*$",  # short words: only as a heading alone on its cell
+)
 PHONE = _p(r"phone", r"tel\.?", r"telephone", r"telefon", r"telefono")
 VAT_ID = _p(
     r"vat\s*(?:id|no\.?|number|reg\.?(?:\s*no\.?)?)",

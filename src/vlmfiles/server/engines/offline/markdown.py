@@ -13,57 +13,70 @@ import re
 from .layout import Line, Page
 
 # "¢" and "«" are how tesseract's English model often reads a printed bullet
-_BULLET = re.compile(r"^(?:[•◦▪▸►‣⁃●○■□–—*¢«-])\s+")
+_BULLET_CHARS = "•◦▪▸►‣⁃●○■□–—*¢«-"
+_BULLET = re.compile(rf"^(?:[{_BULLET_CHARS}])\s+")
 _NUMBERED = re.compile(r"^(\d{1,3})[.)]\s+")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 
 
-def _escape(text: str) -> str:
-    """Markdown's emphasis, link and html characters escaped; '#' only where it would start a
-    heading, so "Invoice #42" reads as printed."""
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return "\\" + text if text.startswith("#") else text
+def _escape_start(text: str) -> str:
+    """'#' escaped only where it would start a heading, so "Invoice #42" reads as printed
+    (the other special characters are escaped once per page, in ``page_markdown``)."""
+    return "\x00" + text if text.startswith("#") else text  # "\x00": a "\\" after escaping
 
 
-def _heading_level(line: Line, body: float) -> int:
-    if body <= 0 or len(line.text.split()) > 12:
+HEADING_MAX_WORDS = 10  # a longer line is body text whatever its size
+
+
+def _heading_level(text: str, size: float, body: float) -> int:
+    if body <= 0 or size <= 0 or text.count(" ") >= HEADING_MAX_WORDS:
         return 0
-    size = max(w.size or w.height for w in line.words)
     ratio = size / body
     if ratio >= 1.8:
         return 1
     if ratio >= 1.4:
         return 2
-    if ratio >= 1.2:
+    if ratio >= 1.2:  # (page_markdown checks this bound first: most lines stop there)
         return 3
     return 0
 
 
+def _facts(line: Line) -> tuple[str, float, float, float, float, int]:
+    """(text, top, bottom, height, size, block), read once: markdown runs on every page."""
+    if len(line.words) == 1:
+        w = line.words[0]
+        return w.text.strip(), w.y0, w.y1, w.y1 - w.y0, w.size or w.y1 - w.y0, line.block
+    size = max(w.size or w.height for w in line.words)
+    return line.text.strip(), line.y0, line.y1, line.height, size, line.block
+
+
 def page_markdown(page: Page) -> str:
-    sizes = sorted(w.size or w.height for line in page.lines for w in line.words)
+    facts = [_facts(line) for line in page.lines]  # (text has no NUL: see _escape_start)
+    sizes = sorted(f[4] for f in facts if f[4] > 0)  # 0: not looked up (see pdf._lines)
     body = sizes[len(sizes) // 2] if sizes else 0.0
+    heading_size = body * 1.2 if body > 0 else float("inf")
     blocks: list[list[str]] = []  # paragraphs, headings and lists, joined by blank lines
-    prev: Line | None = None
     kind = ""
-    for line in page.lines:
-        text = line.text.strip()
+    prev_bottom, prev_height, prev_block = 0.0, 0.0, -1
+    for text, top, bottom, height, size, block in facts:
         if not text:
             continue
-        gap = prev is None or (
-            line.block != prev.block or line.y0 - prev.y1 > 0.9 * max(prev.height, 1.0)
-        )
-        prev_line, prev = prev, line
-        if level := _heading_level(line, body):
-            blocks.append(["#" * level + " " + _escape(text)])
+        first = prev_block < 0
+        space = top - prev_bottom
+        gap = first or block != prev_block or space > 0.9 * max(prev_height, 1.0)
+        near = not first and space < 1.5 * max(prev_height, 1.0)
+        prev_bottom, prev_height, prev_block = bottom, height, block
+        if size > heading_size and (level := _heading_level(text, size, body)):
+            blocks.append(["#" * level + " " + _escape_start(text)])
             kind = "heading"
             continue
-        if m := _BULLET.match(text):
-            item, new_kind = "- " + _escape(text[m.end() :]), "list"
-        elif m := _NUMBERED.match(text):
-            item, new_kind = f"{m.group(1)}. " + _escape(text[m.end() :]), "list"
+        lead = text[0]
+        if lead in _BULLET_CHARS and (m := _BULLET.match(text)):
+            item, new_kind = "- " + _escape_start(text[m.end() :]), "list"
+        elif lead.isdigit() and (m := _NUMBERED.match(text)):
+            item, new_kind = f"{m.group(1)}. " + _escape_start(text[m.end() :]), "list"
         else:
-            item, new_kind = _escape(text), "text"
-        near = prev_line is not None and line.y0 - prev_line.y1 < 1.5 * max(prev_line.height, 1.0)
+            item, new_kind = ("\x00" + text if lead == "#" else text), "text"
         if new_kind == kind == "list" and near:  # list items stay one list across blocks
             blocks[-1].append(item)
         elif gap or kind != new_kind or kind == "heading":
@@ -71,4 +84,7 @@ def page_markdown(page: Page) -> str:
         else:
             blocks[-1].append(item)
         kind = new_kind
-    return "\n\n".join("\n".join(b) for b in blocks) + ("\n" if blocks else "")
+    # One pass over the page: the markers added above contain none of the escaped characters.
+    text = _MD_SPECIAL.sub(r"\\\1", "\n\n".join("\n".join(b) for b in blocks))
+    text = text.replace("\x00", "\\")
+    return text + "\n" if blocks else ""

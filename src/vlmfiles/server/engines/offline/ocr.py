@@ -37,12 +37,35 @@ def api() -> tesserocr.PyTessBaseAPI:
     return handle
 
 
-def read(image: Image.Image, number: int = 1) -> Page:
-    """OCR one image into a Page: tesseract's own lines, in its reading order (blocks)."""
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
+def flatten(image: Image.Image) -> Image.Image:
+    """Grey or RGB, transparency laid on white (converted as it is, a transparent PNG's
+    background turns black and its dark text disappears)."""
+    if image.mode in ("L", "RGB"):
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def read(image: Image.Image, number: int = 1, dpi: float | None = None) -> Page:
+    """OCR one image into a Page: tesseract's own lines, in its reading order (blocks).
+
+    ``dpi``: known for a rendered page; else the image's own if it states a scan's (72 and
+    96 are screen defaults that say nothing), else tesseract estimates it from the text.
+    The pixels go in raw (``SetImageBytes``): ``SetImage`` re-encodes through a file format
+    whose resolution header then differs from image to image, and so did the layout found.
+    """
+    image = flatten(image)
+    if dpi is None:
+        stated = image.info.get("dpi", (0, 0))[0]
+        dpi = float(stated) if 100 <= float(stated or 0) <= 1200 else None
+    channels = 1 if image.mode == "L" else 3
     t = api()
-    t.SetImage(image)
+    t.SetImageBytes(image.tobytes(), image.width, image.height, channels, image.width * channels)
+    if dpi:
+        t.SetSourceResolution(round(dpi))
     try:
         t.Recognize()
         lines = _lines(t)

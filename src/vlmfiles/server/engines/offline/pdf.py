@@ -6,8 +6,10 @@ opened, so memory stays flat whatever the page count.
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -17,6 +19,7 @@ from PIL import Image
 from ..base import InputRejected, Limits
 from .guards import check_pages, check_pixels
 from .layout import Line, Page, Word, group_lines
+from .markdown import HEADING_MAX_WORDS
 
 OCR_DPI = 300  # tesseract reads best at about 300 dpi
 MIN_TEXT_CHARS = 8  # fewer printable characters than this: treat the page as a scan
@@ -29,6 +32,7 @@ class PdfPage:
     number: int
     page: Page | None
     image: Image.Image | None
+    dpi: float = 0.0  # the rendering's resolution, for OCR
 
 
 def open_pdf(path: Path, limits: Limits, name: str) -> pdfium.PdfDocument:
@@ -53,10 +57,11 @@ def pages(
 ) -> Iterator[PdfPage]:
     """Each page in turn: its text layer as lines (``words=False``: fast, one box per line)
     or as words with boxes (``words=True``: what field location needs); else a rendering."""
-    indices = selected if selected is not None else range(len(doc))
+    count = len(doc)
+    indices = selected if selected is not None else range(count)
     for index in indices:
-        if not 0 <= index < len(doc):
-            raise InputRejected(f"page index {index} is out of range: {name} has {len(doc)} pages")
+        if not 0 <= index < count:
+            raise InputRejected(f"page index {index} is out of range: {name} has {count} pages")
         page = doc[index]
         try:
             text = page.get_textpage()
@@ -68,12 +73,13 @@ def pages(
                 read.number = index + 1
                 yield PdfPage(index + 1, read, None)
             else:
-                yield PdfPage(index + 1, None, _render(page, limits, f"{name} page {index + 1}"))
+                image, dpi = _render(page, limits, f"{name} page {index + 1}")
+                yield PdfPage(index + 1, None, image, dpi)
         finally:
             page.close()
 
 
-def _render(page: pdfium.PdfPage, limits: Limits, what: str) -> Image.Image:
+def _render(page: pdfium.PdfPage, limits: Limits, what: str) -> tuple[Image.Image, float]:
     scale = OCR_DPI / 72
     width, height = page.get_size()
     w, h = int(width * scale), int(height * scale)
@@ -84,7 +90,7 @@ def _render(page: pdfium.PdfPage, limits: Limits, what: str) -> Image.Image:
     bitmap = page.render(scale=scale, grayscale=True)
     try:
         image: Image.Image = bitmap.to_pil().copy()  # the bitmap's buffer goes with close()
-        return image
+        return image, 72 * scale
     finally:
         bitmap.close()
 
@@ -111,30 +117,52 @@ class _Box:
         return Word(text, left, bottom - size, max(right, left), bottom, size=size)
 
 
+def _has_text(s: str) -> bool:
+    return sum(1 for _ in islice(_LETTER.finditer(s), MIN_TEXT_CHARS)) >= MIN_TEXT_CHARS
+
+
+_LETTER = re.compile(r"[^\W_]")
+
+
 def _lines(page: pdfium.PdfPage, text: pdfium.PdfTextPage) -> Page | None:
-    """The text layer in the PDF's own order, one box per line (two char boxes a line)."""
-    s = text.get_text_range()
-    if sum(ch.isalnum() for ch in s[:4096]) < MIN_TEXT_CHARS:
+    """The text layer in the PDF's own order, one word per line with only what markdown
+    needs: where the line sits and its font size (two calls a line: this is the fast path)."""
+    s = text.get_text_range().replace("\x00", " ")  # markdown uses NUL as a marker
+    if not _has_text(s):
         return None
     height = page.get_height()
-    box = _Box(text.raw, height)
+    raw, x, y = text.raw, ctypes.c_double(), ctypes.c_double()
+    bx, by = ctypes.byref(x), ctypes.byref(y)
+    origin, font_size = pdfium_c.FPDFText_GetCharOrigin, pdfium_c.FPDFText_GetFontSize
     lines: list[Line] = []
-    start = 0
+    append = lines.append
+    start, sampled, body = 0, 0, 10.0
     for chunk in s.split("\r\n"):
-        end = start + len(chunk)
+        n = len(chunk)
         stripped = chunk.strip()
         if stripped:
-            first = start + (len(chunk) - len(chunk.lstrip()))
-            last = start + len(chunk.rstrip()) - 1
-            lines.append(Line([box.word(stripped, first, last)]))
-        start = end + 2
+            first = start + n - len(chunk.lstrip())
+            origin(raw, first, bx, by)
+            # A long line is never a heading: a few give the body size, the rest need none.
+            long = stripped.count(" ") >= HEADING_MAX_WORDS
+            if not long or sampled < 5:
+                sampled += long
+                size = font_size(raw, first) or 1.0
+                if long:
+                    body = size
+                box = size
+            else:
+                size, box = 0.0, body
+            bottom = height - y.value + 0.25 * box
+            append(Line([Word(stripped, x.value, bottom - box, x.value, bottom, 0, size)]))
+        start += n + 2
     return Page(page.get_width(), height, lines, "text-layer")
 
 
 def _words(page: pdfium.PdfPage, text: pdfium.PdfTextPage) -> Page | None:
     """The text layer as words with boxes (first and last character's), grouped into rows."""
-    s = text.get_text_range()
-    if sum(ch.isalnum() for ch in s[:4096]) < MIN_TEXT_CHARS:
+    s = text.get_text_range().replace("\x00", " ")  # markdown uses NUL as a marker
+    if not _has_text(s):
         return None
     height = page.get_height()
     box = _Box(text.raw, height)
