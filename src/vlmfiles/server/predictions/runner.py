@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 import sqlalchemy.exc
 
-from ..engines.base import EngineError, EngineResult, Limits
+from ..engines.base import EngineError, EngineResult, JobTimeout, Limits
 from ..settings import Settings
 from .engines import EngineSet
 from .fetch import Fetcher, TransientInputError
@@ -54,17 +54,17 @@ class JobContext:
             return
         started = time.monotonic()
         limit = self.settings.job_time_limit_seconds
+        result: EngineResult | None = None
         try:
-            with anyio.fail_after(limit):
+            with anyio.move_on_after(limit):
                 result = await self._run(job, started + limit)
+            if result is None:
+                raise JobTimeout(
+                    f"the job ran past its time limit of {limit:g} s "
+                    "(VLMFILES_JOB_TIME_LIMIT_SECONDS)"
+                )
         except EngineError as exc:
             await self._fail(pred_id, str(exc), started)
-        except TimeoutError:
-            await self._fail(
-                pred_id,
-                f"the job ran past its time limit of {limit:g} s (VLMFILES_JOB_TIME_LIMIT_SECONDS)",
-                started,
-            )
         except TRANSIENT as exc:
             if job["attempts"] > self.settings.job_max_retries:
                 await self._fail(
