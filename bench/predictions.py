@@ -220,6 +220,9 @@ def rows(work: Path, weed, smoke: bool, stack_names: list[str]) -> list[Row]:
                 out += long_document(srv, work, pages)
         if "scale" in stack_names and weed is not None:
             q = {k.removeprefix("VLMFILES_").lower(): v for k, v in queue_env(2).items()}
+            # the defaults, not the tests' (maintenance at every broker command)
+            q.pop("queue_maintenance_chance")
+            q.pop("queue_heartbeat_seconds")
             with stacks.server("scale", work, weed, **settings, **q) as srv:
                 workers = Workers(srv)
                 try:

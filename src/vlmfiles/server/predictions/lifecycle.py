@@ -14,6 +14,8 @@ from .store import PredictionStore
 
 log = logging.getLogger("vlmfiles.predictions")
 
+PREDICTIONS_POOL_SIZE = 4
+
 
 async def open_predictions(service: FileService) -> PredictionService:
     """Embedded (no queue URL): the worker threads start here, and the jobs the database
@@ -21,7 +23,8 @@ async def open_predictions(service: FileService) -> PredictionService:
     settings = service.settings
     engines = await anyio.to_thread.run_sync(EngineSet.from_specs, settings.prediction_engines)
     queue = Queue(settings, engines)
-    store = PredictionStore.from_url(settings.resolved_database_url, settings.database_pool_size)
+    # Its own small pool: short statements, next to the file store's pool (database_pool_size).
+    store = PredictionStore.from_url(settings.resolved_database_url, PREDICTIONS_POOL_SIZE)
     predictions = PredictionService(files=service, store=store, queue=queue, engines=engines)
     if queue.in_memory:
         await anyio.to_thread.run_sync(queue.start_worker)
