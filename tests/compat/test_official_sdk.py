@@ -106,7 +106,9 @@ class Report:
                 assert r["status"] < 500, f"{where} -> {r['status']} {r.get('json') or ''}"
                 key = (r["method"], r["url"])
                 polling = r["method"] == "GET" and "/predictions/" in r["url"]  # wait() polls
-                assert polling or key not in seen, f"{where} was retried:\n{self.trace(step['name'])}"
+                assert polling or key not in seen, (
+                    f"{where} was retried:\n{self.trace(step['name'])}"
+                )
                 seen.add(key)
                 if r["method"] == "PUT":  # requests.put to the presigned URL, bare
                     assert "Authorization" not in r["headers"], where
