@@ -27,6 +27,7 @@ async def open_predictions(service: FileService) -> PredictionService:
     store = PredictionStore.from_url(settings.resolved_database_url, PREDICTIONS_POOL_SIZE)
     predictions = PredictionService(files=service, store=store, queue=queue, engines=engines)
     if queue.in_memory:
+        predictions.listen()
         await anyio.to_thread.run_sync(queue.start_worker)
         resent = await predictions.resend_unfinished()
         if resent:

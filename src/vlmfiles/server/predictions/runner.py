@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,17 @@ class JobContext:
     store: PredictionStore
     fetcher: Fetcher
     engines: EngineSet
+    # Called with the id once a job ended here (the embedded server wakes its waiters).
+    on_finished: Callable[[str], None] | None = None
 
     async def run(self, pred_id: str) -> None:
+        try:
+            await self._attempt(pred_id)
+        finally:
+            if self.on_finished is not None:
+                self.on_finished(pred_id)
+
+    async def _attempt(self, pred_id: str) -> None:
         if not await self.store.claim(pred_id):
             log.info("prediction %s already ended; delivery ignored", pred_id)
             return

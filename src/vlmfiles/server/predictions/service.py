@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -25,6 +26,20 @@ class PredictionService:
     store: PredictionStore
     queue: Queue
     engines: EngineSet
+    # Embedded: the events of requests waiting for a job this process runs (``notify``).
+    _waiters: dict[str, asyncio.Event] = field(default_factory=dict)
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def listen(self) -> None:
+        """Wake waiting requests when this process's worker threads end a job."""
+        self._loop = asyncio.get_running_loop()
+        self.queue.context.on_finished = self.notify
+
+    def notify(self, pred_id: str) -> None:
+        """From a worker's thread: wake a request waiting for ``pred_id``, if any."""
+        event = self._waiters.get(pred_id)
+        if event is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(event.set)
 
     def check_domain(self, domain: str | None, route: str) -> str:
         """Images and documents go to any served domain (an invoice may be a photo);
@@ -98,12 +113,20 @@ class PredictionService:
         """The prediction once it ended, or as it stands after ``seconds``."""
         deadline = time.monotonic() + seconds
         pause = POLL_FIRST
-        while True:
-            row = await self.get(tenant, pred_id)
-            if row["status"] in FINAL or time.monotonic() >= deadline:
-                return row
-            await anyio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, POLL_MAX)
+        event = self._waiters.setdefault(pred_id, asyncio.Event())
+        try:
+            while True:
+                row = await self.get(tenant, pred_id)
+                if row["status"] in FINAL or time.monotonic() >= deadline:
+                    return row
+                # Woken at once when this process ran the job; else (another process, a
+                # Redis worker) by polling, backing off.
+                with anyio.move_on_after(min(pause, max(0.0, deadline - time.monotonic()))):
+                    await event.wait()
+                event.clear()
+                pause = min(pause * 2, POLL_MAX)
+        finally:
+            self._waiters.pop(pred_id, None)
 
     async def get(self, tenant: str, pred_id: str) -> dict[str, Any]:
         row = await self.store.get(tenant, pred_id)
