@@ -148,3 +148,29 @@ def test_a_long_invoice_is_read_from_its_first_and_last_pages(run, tmp_path):
     assert (result.response["invoice_id"], result.response["total_amount"]) == ("LONG-0001", 9876.5)
     assert result.response["currency"] == "USD"
     assert result.elements == 20
+
+
+def test_no_issuer_printed_means_no_issuer_name(run, tmp_path):
+    """The customer's block, however large, is never taken for the issuer."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.text(20, 20, "INVOICE")
+    pdf.text(20, 35, "Bill To:")
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.text(20, 43, "Initech LLC")
+    pdf.set_font("Helvetica", size=10)
+    pdf.text(120, 35, "Invoice No.: A-77")
+    pdf.text(120, 80, "Total")
+    pdf.text(170, 80, "EUR 310.00")
+    pdf.output(str(tmp_path / "anon.pdf"))
+    response = run("document.invoice", tmp_path / "anon.pdf").response
+    assert response["customer_name"] == "Initech LLC"
+    assert response["issuer_name"] is None
+    assert (response["invoice_id"], response["total_amount"], response["currency"]) == (
+        "A-77",
+        310.0,
+        "EUR",
+    )

@@ -155,3 +155,15 @@ def test_page_indices_out_of_range(run, tmp_path):
     _assert_still_works(run, tmp_path)
     with pytest.raises(InputRejected, match="page index 3 is out of range: ok.pdf has 1 pages"):
         run("document.markdown", tmp_path / "ok.pdf", config={"page_indices": [3]})
+
+
+def test_deadline_stops_ocr_inside_a_page(run, tmp_path):
+    """tesseract is cancelled at the deadline, not left to finish a long page."""
+    import time
+
+    from tests.support.invoices import invoice_sample
+
+    page = invoice_sample(5).image(tmp_path / "page.png")
+    with pytest.raises(JobTimeout, match="time limit while reading page 1"):
+        run("document.markdown", page, deadline=time.monotonic() + 0.02)
+    assert run("document.markdown", page).response["pages"][0]["content"]  # and it recovers

@@ -103,3 +103,21 @@ def test_markdown_characters_in_the_text_are_escaped(run, tmp_path):
 def test_many_pages_each_read(run, tmp_path, pages):
     result = run("document.markdown", _report(tmp_path / "r.pdf", pages))
     assert len(result.response["pages"]) == pages == result.elements
+
+
+def test_two_columns_in_an_image_read_column_by_column(run, tmp_path):
+    from PIL import ImageDraw
+
+    img = Image.new("L", (1700, 1400), 255)
+    draw = ImageDraw.Draw(img)
+    font = _pil_font("serif", False, 30)
+    filler = ["words that fill a column", "of a newsletter page"] * 5
+    left = ["The left column starts", *filler, "down to its last line."]
+    right = ["The right column is", *filler, "left one has ended."]
+    for i, (a, b) in enumerate(zip(left, right, strict=True)):
+        draw.text((100, 150 + 45 * i), a, font=font, fill=0)
+        draw.text((950, 150 + 45 * i), b, font=font, fill=0)
+    img.save(tmp_path / "columns.png")
+    content = run("document.markdown", tmp_path / "columns.png").response["pages"][0]["content"]
+    assert content.index("last line") < content.index("The right column")
+    assert content.index("The left column") < content.index("last line")

@@ -338,7 +338,7 @@ def receipt_sample(seed: int) -> Sample:
         "tax": tax,
         "currency": currency,
         "merchant_name": shop,
-        "payment_type": "credit card" if card else "cash",
+        "payment_type": "card" if card else "cash",  # "VISA" alone says no more
         "card_last_4": last4 if card else None,
     }
     return s

@@ -24,7 +24,7 @@ def _clamp(x: float) -> float:
     return max(0.0, min(1.0, x))
 
 
-def classify(image: Image.Image) -> dict[str, Any]:
+def classify(image: Image.Image, deadline: float | None = None) -> dict[str, Any]:
     width, height = image.size
     rgb = ocr.flatten(image)
     thumb = rgb.copy()
@@ -44,7 +44,7 @@ def classify(image: Image.Image) -> dict[str, Any]:
 
     if max(width, height) > OCR_MAX_SIDE:  # text that large reads as well at a lower resolution
         rgb.thumbnail((OCR_MAX_SIDE, OCR_MAX_SIDE))
-    page = ocr.read(rgb)
+    page = ocr.read(rgb, deadline=deadline)
     words = [w for w in page.words if any(ch.isalnum() for ch in w.text)]
     text_area = sum((w.x1 - w.x0) * (w.y1 - w.y0) for w in words)
     coverage = text_area / max(1.0, page.width * page.height)

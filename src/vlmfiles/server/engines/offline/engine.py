@@ -8,9 +8,9 @@ image through OCR. ``Limits.deadline`` is checked between pages.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..base import EngineInput, EngineResult, InputRejected, Limits
+from ..base import Engine, EngineInput, EngineResult, InputRejected, Limits
 from . import classify, guards, invoice, markdown, ocr, pdf
 from .fields import Document
 from .layout import Page
@@ -75,7 +75,7 @@ class OfflineEngine:
                     f"{item.name} is {item.media_type}"
                 )
             with guards.open_image(item.path, limits, item.name) as img:
-                results.append(classify.classify(img))
+                results.append(classify.classify(img, limits.deadline))
         response = dict(results[0])
         if len(results) > 1:
             response["images"] = results
@@ -104,7 +104,7 @@ class _Reader:
             elif item.media_type in guards.IMAGE_TYPES:
                 guards.check_deadline(self.limits, f"before {item.name}")
                 with guards.open_image(item.path, self.limits, item.name) as img:
-                    page = ocr.read(img, self.count + 1)
+                    page = ocr.read(img, self.count + 1, deadline=self.limits.deadline)
                 yield self._seen(page)
             else:
                 raise InputRejected(
@@ -128,7 +128,7 @@ class _Reader:
                     yield self._seen(read.page)
                 else:
                     assert read.image is not None
-                    page = ocr.read(read.image, read.number, read.dpi)
+                    page = ocr.read(read.image, read.number, read.dpi, self.limits.deadline)
                     read.image.close()
                     yield self._seen(page)
         finally:
@@ -138,3 +138,7 @@ class _Reader:
         self.count += 1
         self.sources.add(page.source)
         return page
+
+
+if TYPE_CHECKING:  # mypy checks that the class meets the protocol the pipeline calls
+    _engine: Engine = OfflineEngine()

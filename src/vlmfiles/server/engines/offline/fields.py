@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from . import values
 from .layout import Line, Page, group_lines
 
 T = TypeVar("T")
@@ -72,6 +73,7 @@ class Document:
                 for part in line.cells():
                     row.cells.append(_cell(part, len(self.rows), page.number))
                 self.rows.append(row)
+        self.decimal_comma = values.decimal_comma(self.text)
 
     @property
     def text(self) -> str:

