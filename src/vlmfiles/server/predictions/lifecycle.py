@@ -14,8 +14,6 @@ from .store import PredictionStore
 
 log = logging.getLogger("vlmfiles.predictions")
 
-PREDICTIONS_POOL_SIZE = 4
-
 
 async def open_predictions(service: FileService) -> PredictionService:
     """Embedded (no queue URL): the worker threads start here, and the jobs the database
@@ -23,8 +21,8 @@ async def open_predictions(service: FileService) -> PredictionService:
     settings = service.settings
     engines = await anyio.to_thread.run_sync(EngineSet.from_specs, settings.prediction_engines)
     queue = Queue(settings, engines)
-    # Its own small pool: short statements, next to the file store's pool (database_pool_size).
-    store = PredictionStore.from_url(settings.resolved_database_url, PREDICTIONS_POOL_SIZE)
+    # The file store's engine and pool: a server process keeps to database_pool_size.
+    store = PredictionStore(service.store.engine)
     predictions = PredictionService(files=service, store=store, queue=queue, engines=engines)
     if queue.in_memory:
         predictions.listen()
