@@ -305,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--workers", type=int, default=1, help="server processes (vlmfiles serve --workers)"
     )
-    ap.add_argument("--only", default="large,methods,small,list,memory,engine", help="which rows")
+    ap.add_argument(
+        "--only", default="large,methods,small,list,memory,engine,predictions", help="which rows"
+    )
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (CI)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
@@ -322,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
             label = f"{stack}, {args.workers} workers" if args.workers > 1 else stack
             with stacks.server(stack, work, weed if stack == "scale" else None, **env) as srv:
                 rows += run_stack(label, srv, weed, work, args, only)
+        if "predictions" in only:  # servers of their own, with the scripted engine
+            from . import predictions
+
+            rows += predictions.rows(work, weed, args.smoke, args.stacks.split(","))
     if "engine" in only:  # the offline engine, in-process: no server (bench/ocr.py)
         from . import ocr
 

@@ -43,3 +43,8 @@ def test_benchmark_smoke_run_prints_every_row(tmp_path):
     engine = [measure for stack, measure, _, _ in rows if stack == "engine"]
     for name in ("OCR pipeline pages/s", "text-layer PDF pages/s", "Field accuracy, invoices"):
         assert any(m.startswith(name) for m in engine), (name, engine)
+    predictions = {(stack, measure.split(",")[0]) for stack, measure, _, _ in rows}
+    for stack in ("embedded", "scale"):
+        assert (stack, "no-op job submit→completed") in predictions, stack
+    assert ("scale", "no-op jobs through 2 worker process(es)") in predictions, predictions
+    assert any(m.endswith("PDF through document.markdown") for _, m in predictions)

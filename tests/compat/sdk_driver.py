@@ -4,6 +4,11 @@ step against the SDK, prints one JSON report on stdout.
 Program: {"steps": [step, ...]} where a step is
   {"name": "c", "op": "client", "kwargs": {...}}          -> VLMRun(**kwargs), kept as "c"
   {"name": "x", "op": "call", "client": "c", "method": "files.upload", "args": [], "kwargs": {}}
+  {"name": "y", "op": "attr", "of": "x", "path": "response.invoice_number"}
+                                                          -> getattr chain on step x's result
+Argument values may be markers, resolved here: {"__ref__": ["x", "id"]} (an attribute of an
+earlier step's result), {"__pil__": PATH} (a PIL image), {"__path__": PATH} (a Path),
+{"__config__": {...}} (a GenerationConfig).
 
 Report: {"sdk_version": ..., "steps": [{"name", "ok", "result" | "error", "seconds",
 "requests": [...]}]}, where "requests" lists every HTTP exchange the step made (seen by
@@ -79,12 +84,39 @@ def _error(exc: BaseException) -> dict:
     }
 
 
+def _resolve(value, results: dict):
+    """Argument markers (see the module docstring) made into the SDK's objects."""
+    if isinstance(value, list):
+        return [_resolve(v, results) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__ref__" in value:
+        target = results[value["__ref__"][0]]
+        for attr in value["__ref__"][1:]:
+            target = getattr(target, attr)
+        return target
+    if "__pil__" in value:
+        from PIL import Image
+
+        return Image.open(value["__pil__"])
+    if "__path__" in value:
+        from pathlib import Path
+
+        return Path(value["__path__"])
+    if "__config__" in value:
+        from vlmrun.client.types import GenerationConfig
+
+        return GenerationConfig(**value["__config__"])
+    return {k: _resolve(v, results) for k, v in value.items()}
+
+
 def main() -> None:
     from vlmrun.client import VLMRun
     from vlmrun.version import __version__
 
     program = json.load(sys.stdin)
     clients: dict[str, object] = {}
+    results: dict[str, object] = {}
     report = {"sdk_version": __version__, "steps": []}
     for step in program["steps"]:
         _trace.clear()
@@ -98,9 +130,16 @@ def main() -> None:
                 target = clients[step.get("client", "c")]
                 for attr in step["method"].split("."):
                     target = getattr(target, attr)
-                result = target(*step.get("args", []), **step.get("kwargs", {}))
+                args = _resolve(step.get("args", []), results)
+                result = target(*args, **_resolve(step.get("kwargs", {}), results))
+            elif step["op"] == "attr":
+                result = results[step["of"]]
+                for attr in step["path"].split("."):
+                    result = getattr(result, attr)
+                out["type"] = type(result).__name__
             else:
                 raise ValueError(f"unknown op {step['op']!r}")
+            results[step["name"]] = result
             out["ok"] = True
             out["result"] = _dump(result)
         except Exception as exc:

@@ -163,7 +163,8 @@ class Settings(BaseSettings):
     )
     prediction_engines: list[str] = Field(
         ["vlmfiles.server.engines.offline:OfflineEngine"],
-        description="Engines, as `module:Class`; the first that serves a domain runs it.",
+        description="Engines, as `module:Class` (in the environment, a JSON list); the first "
+        "that serves a domain runs it.",
     )
     sync_wait_seconds: float = Field(
         100.0,
@@ -195,7 +196,8 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(
         False,
         description="Let input URLs reach loopback, private and link-local addresses "
-        "(`--allow-private-urls`). Off: such a URL fails the job with that reason.",
+        "(`--allow-private-urls`). Off: such a URL is a 400, or fails its job when a name resolves to one.",
+    )
     accept_all_waiting: bool = Field(
         True,
         description="Serve on vlmfiles' uvloop (server/loop.py), which accepts every "

@@ -117,8 +117,11 @@ class Fetcher:
         data = await self.files.blob_data(rec.sha256)
         if data is not None:
             path.write_bytes(data)
-        else:
+            return rec.filename
+        try:
             await anyio.to_thread.run_sync(_write_chunks, path, self.blobs.read(rec.sha256))
+        except OSError as exc:  # the blob store (disk, S3) failed us: worth another attempt
+            raise TransientInputError(f"reading file {file_id} failed: {exc}") from exc
         return rec.filename
 
     def _fetch_url(self, url: str, path: Path) -> None:

@@ -21,9 +21,11 @@ async def open_predictions(service: FileService) -> PredictionService:
     settings = service.settings
     engines = await anyio.to_thread.run_sync(EngineSet.from_specs, settings.prediction_engines)
     queue = Queue(settings, engines)
-    store = PredictionStore.from_url(settings.resolved_database_url, settings.database_pool_size)
+    # The file store's engine and pool: a server process keeps to database_pool_size.
+    store = PredictionStore(service.store.engine)
     predictions = PredictionService(files=service, store=store, queue=queue, engines=engines)
     if queue.in_memory:
+        predictions.listen()
         await anyio.to_thread.run_sync(queue.start_worker)
         resent = await predictions.resend_unfinished()
         if resent:

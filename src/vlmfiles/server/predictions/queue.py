@@ -16,6 +16,7 @@ limit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -73,11 +74,13 @@ class _Context(Middleware):
         self.settings = settings
         self.engines = engines
         self.ctx: JobContext | None = None
+        self.on_finished: Callable[[str], None] | None = None
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         loop = get_event_loop_thread()
         assert loop is not None
         self.ctx = loop.run_coroutine(open_context(self.settings, self.engines))
+        self.ctx.on_finished = self.on_finished
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         loop = get_event_loop_thread()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import anyio
 import sqlalchemy.exc
 
-from ..engines.base import EngineError, EngineResult, Limits
+from ..engines.base import EngineError, EngineResult, JobTimeout, Limits
 from ..settings import Settings
 from .engines import EngineSet
 from .fetch import Fetcher, TransientInputError
@@ -44,8 +45,17 @@ class JobContext:
     store: PredictionStore
     fetcher: Fetcher
     engines: EngineSet
+    # Called with the id once a job ended here (the embedded server wakes its waiters).
+    on_finished: Callable[[str], None] | None = None
 
     async def run(self, pred_id: str) -> None:
+        try:
+            await self._attempt(pred_id)
+        finally:
+            if self.on_finished is not None:
+                self.on_finished(pred_id)
+
+    async def _attempt(self, pred_id: str) -> None:
         if not await self.store.claim(pred_id):
             log.info("prediction %s already ended; delivery ignored", pred_id)
             return
@@ -54,17 +64,17 @@ class JobContext:
             return
         started = time.monotonic()
         limit = self.settings.job_time_limit_seconds
+        result: EngineResult | None = None
         try:
-            with anyio.fail_after(limit):
+            with anyio.move_on_after(limit):
                 result = await self._run(job, started + limit)
+            if result is None:
+                raise JobTimeout(
+                    f"the job ran past its time limit of {limit:g} s "
+                    "(VLMFILES_JOB_TIME_LIMIT_SECONDS)"
+                )
         except EngineError as exc:
             await self._fail(pred_id, str(exc), started)
-        except TimeoutError:
-            await self._fail(
-                pred_id,
-                f"the job ran past its time limit of {limit:g} s (VLMFILES_JOB_TIME_LIMIT_SECONDS)",
-                started,
-            )
         except TRANSIENT as exc:
             if job["attempts"] > self.settings.job_max_retries:
                 await self._fail(

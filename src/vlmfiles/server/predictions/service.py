@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -25,21 +26,32 @@ class PredictionService:
     store: PredictionStore
     queue: Queue
     engines: EngineSet
+    # Embedded: the events of requests waiting for a job this process runs (``notify``).
+    _waiters: dict[str, asyncio.Event] = field(default_factory=dict)
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def listen(self) -> None:
+        """Wake waiting requests when this process's worker threads end a job."""
+        self._loop = asyncio.get_running_loop()
+        self.queue.context.on_finished = self.notify
+
+    def notify(self, pred_id: str) -> None:
+        """From a worker's thread: wake a request waiting for ``pred_id``, if any."""
+        event = self._waiters.get(pred_id)
+        if event is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(event.set)
 
     def check_domain(self, domain: str | None, route: str) -> str:
-        # An image may be a document (the spec runs image.generate with document.invoice),
-        # and a document route takes images: both routes serve every image/document domain.
-        kinds = {"image", "document"} if route in ("image", "document") else {route}
-        served = [d for d in sorted(self.engines.domains) if d.split(".")[0] in kinds]
-        if not domain:
+        """Images and documents go to any served domain (an invoice may be a photo);
+        audio and video only to a domain of their own kind."""
+        allowed = sorted(self.engines.domains)
+        if route not in ("image", "document"):
+            allowed = [d for d in allowed if d.split(".")[0] == route]
+        if not domain or domain not in allowed:
+            what = f"Unknown domain {domain!r}" if domain else "A domain is required"
             raise BadRequest(
-                f"A domain is required: this server serves {', '.join(served) or 'no domain'} "
-                f"for {route}/generate (all: {self.engines.listing()})."
-            )
-        if domain not in served:
-            raise BadRequest(
-                f"Unknown domain {domain!r} for {route}/generate: this server serves "
-                f"{', '.join(served) or 'no ' + route + ' domain'} (all: "
+                f"{what} for {route}/generate: this server serves "
+                f"{', '.join(allowed) or 'no ' + route + ' domain'} there (all its domains: "
                 f"{self.engines.listing()})."
             )
         return domain
@@ -101,12 +113,20 @@ class PredictionService:
         """The prediction once it ended, or as it stands after ``seconds``."""
         deadline = time.monotonic() + seconds
         pause = POLL_FIRST
-        while True:
-            row = await self.get(tenant, pred_id)
-            if row["status"] in FINAL or time.monotonic() >= deadline:
-                return row
-            await anyio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, POLL_MAX)
+        event = self._waiters.setdefault(pred_id, asyncio.Event())
+        try:
+            while True:
+                row = await self.get(tenant, pred_id)
+                if row["status"] in FINAL or time.monotonic() >= deadline:
+                    return row
+                # Woken at once when this process ran the job; else (another process, a
+                # Redis worker) by polling, backing off.
+                with anyio.move_on_after(min(pause, max(0.0, deadline - time.monotonic()))):
+                    await event.wait()
+                event.clear()
+                pause = min(pause * 2, POLL_MAX)
+        finally:
+            self._waiters.pop(pred_id, None)
 
     async def get(self, tenant: str, pred_id: str) -> dict[str, Any]:
         row = await self.store.get(tenant, pred_id)

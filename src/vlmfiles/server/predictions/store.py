@@ -74,15 +74,17 @@ def now_us() -> int:
 class PredictionStore:
     """Short transactions, one statement each where it can (SQLite has one writer)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, owned: bool = False) -> None:
         self.engine = engine
+        self.owned = owned  # disposed by ``close``; else it is the file store's engine
 
     @classmethod
     def from_url(cls, url: str, pool_size: int = 5) -> PredictionStore:
-        return cls(create_engine(url, pool_size))
+        return cls(create_engine(url, pool_size), owned=True)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        if self.owned:
+            await self.engine.dispose()
 
     async def _write(self, stmt: Any) -> int:
         async with self.engine.connect() as conn:
