@@ -107,12 +107,12 @@ def _error_line(message: str) -> None:
 
 
 @contextmanager
-def _errors(ctx: typer.Context) -> Iterator[None]:
+def _errors(settings: Settings) -> Iterator[None]:
     """Turn SDK and local errors into one line on stderr and the documented exit code."""
     try:
         yield
     except APIConnectionError as exc:
-        raise _fail(_unreachable(exc, ctx.obj.shown_base_url), API_ERROR) from None
+        raise _fail(_unreachable(exc, settings.shown_base_url), API_ERROR) from None
     except ApiError as exc:
         raise _fail(str(exc), API_ERROR) from None
     except VlmFilesError as exc:
@@ -189,7 +189,7 @@ def upload(
     for path in paths:
         if not path.is_file():
             raise _fail(f"No such file: {path}", LOCAL_FILE_MISSING)
-    with _errors(ctx):
+    with _errors(ctx.obj):
         client = ctx.obj.client()
     done: list[Any] = []
     failed = 0
@@ -236,7 +236,7 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List files, newest first."""
-    with _errors(ctx), ctx.obj.client() as client:
+    with _errors(ctx.obj), ctx.obj.client() as client:
         files = list(
             client.files.list(
                 limit=None if all_ else limit, purpose=purpose.value if purpose else None
@@ -250,7 +250,7 @@ def get(
     ctx: typer.Context, file_id: Annotated[str, typer.Argument()], as_json: JsonFlag = False
 ) -> None:
     """Show one file."""
-    with _errors(ctx), ctx.obj.client() as client:
+    with _errors(ctx.obj), ctx.obj.client() as client:
         _show(client.files.get(file_id), as_json)
 
 
@@ -270,9 +270,9 @@ def download(
 ) -> None:
     """Download a file (resumes an interrupted download from PATH.part)."""
     target = _download_target(output)
-    with _errors(ctx):
+    with _errors(ctx.obj):
         client = ctx.obj.client()
-    with _errors(ctx), client, _progress() as progress:
+    with _errors(ctx.obj), client, _progress() as progress:
         task = progress.add_task(file_id, total=None)
 
         def on_progress(got: int, total: int | None) -> None:
@@ -318,7 +318,7 @@ def delete(
 ) -> None:
     """Delete files."""
     deleted, failed = [], 0
-    with _errors(ctx), ctx.obj.client() as client:
+    with _errors(ctx.obj), ctx.obj.client() as client:
         for file_id in file_ids:
             try:
                 deleted.append(client.files.delete(file_id))
@@ -339,7 +339,7 @@ def cached(
     ctx: typer.Context, path: Annotated[Path, typer.Argument()], as_json: JsonFlag = False
 ) -> None:
     """Show the stored file with the same content as PATH, if any (JSON: null if none)."""
-    with _errors(ctx), ctx.obj.client() as client:
+    with _errors(ctx.obj), ctx.obj.client() as client:
         found = client.files.get_cached_file(path)
     if found is None and not as_json:
         out.print(f"Not cached: {path}", highlight=False)

@@ -230,8 +230,9 @@ def generate(
     for item in files:
         if not _is_url(item) and not Path(item).is_file():
             raise _fail(f"No such file: {item}", LOCAL_FILE_MISSING)
-    with _errors():
-        client = Settings(api_key, base_url).client()
+    settings = Settings(api_key, base_url)
+    with _errors(settings):
+        client = settings.client()
     local = [Path(i) for i in files if not _is_url(i)]
     total_bytes = sum(p.stat().st_size for p in local)
     outcome = Outcome()
@@ -320,7 +321,7 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List predictions, newest first."""
-    with _errors(), ctx.obj.client() as client:
+    with _errors(ctx.obj), ctx.obj.client() as client:
         found = list(client.predictions.list(skip=skip, limit=None if all_ else limit))
     if as_json:
         print(_dump(found))
@@ -335,7 +336,7 @@ def get(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one prediction, its result included."""
-    with _errors(), ctx.obj.client() as client:
+    with _errors(ctx.obj), ctx.obj.client() as client:
         _show_one(client.predictions.get(prediction_id), as_json)
 
 
@@ -350,7 +351,7 @@ def wait_(
     """Wait until each prediction is completed or failed; show them."""
     outcome = Outcome()
     results: list[tuple[str, Any]] = []
-    with _errors(), ctx.obj.client() as client:
+    with _errors(ctx.obj), ctx.obj.client() as client:
         for pid in prediction_ids:
 
             def one(pid: str = pid) -> Any:

@@ -9,24 +9,29 @@ from typing import Annotated, Any
 
 import typer
 
-from .server import ConfigFile, DatabaseUrl, DataDir, _settings
+from .options import SETTINGS_EPILOG, ConfigFile, DatabaseUrl, DataDir, StorageUrl, setting
+from .server import _settings
 
 worker_app = typer.Typer(add_completion=False)
 
 
-@worker_app.command()
+@worker_app.command(epilog=SETTINGS_EPILOG)
 def worker(
     queue_url: Annotated[
-        str | None, typer.Option(help="redis://HOST:PORT/DB [env VLMFILES_QUEUE_URL].")
+        str | None, setting("--queue-url", help="The servers' job broker: redis://HOST:PORT/DB.")
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="Jobs run at once [env VLMFILES_WORKER_THREADS].")
+        int | None,
+        typer.Option(
+            "--threads",
+            help="Jobs run at once.",
+            envvar="VLMFILES_WORKER_THREADS",
+            show_envvar=True,
+        ),
     ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    storage_url: Annotated[
-        str | None, typer.Option(help="file:///PATH or s3://BUCKET?endpoint=URL.")
-    ] = None,
+    storage_url: StorageUrl = None,
     allow_private_urls: Annotated[
         bool | None,
         typer.Option(

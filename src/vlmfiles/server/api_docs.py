@@ -22,8 +22,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 
+from .._protocol import PURPOSES
 from .settings import Settings
-from .sniff import PURPOSES
 
 ASSETS = "/docs/assets"
 BEARER: list[dict[str, list[str]]] = [{"apiKey": []}]

@@ -17,9 +17,9 @@ from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import open_metadata_store
 from .middleware import ApiMiddleware
-from .redact import install as redact_log_records
 from .predictions.lifecycle import close_predictions, open_predictions
 from .predictions.routes import router as predictions_router
+from .redact import install as redact_log_records
 from .responses import JSONResponse
 from .routes.files import router
 from .security import UrlSigner, load_or_create_secret

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._units import human_bytes
 from .._protocol import DEFAULT_PURPOSE
+from .._units import human_bytes
 from .errors import (
     ApiError,
     BadRequest,
@@ -38,8 +38,6 @@ from .sniff import check_purpose
 from .storage import PresignedBlobStore
 
 if TYPE_CHECKING:
-    from .ingest import Staged
-    from .jsoncheck import JsonValidator
     from .service import FileService
 
 

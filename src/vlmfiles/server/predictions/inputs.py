@@ -70,7 +70,12 @@ def own_file_id(url: str, tenant_id: str, public_url: str, signer: UrlSigner) ->
     if "signature" in query:
         owner = query.get("tenant", [""])[0]
         reason = signer.verify(
-            "GET", owner, file_id, query.get("expires", [""])[0], query["signature"][0]
+            "GET",
+            owner,
+            query.get("key", [""])[0],
+            file_id,
+            query.get("expires", [""])[0],
+            query["signature"][0],
         )
         if reason is not None:
             raise BadRequest(f"The file URL {url[:200]!r} cannot be used: {reason}.")

@@ -25,7 +25,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
-from ..metadata.store import MetadataStore
+from ..metadata.store import open_metadata_store
 from ..settings import Settings
 from ..storage import open_blob_store
 from .engines import EngineSet
@@ -49,7 +49,7 @@ async def open_context(settings: Settings, engines: EngineSet | None = None) -> 
         settings=settings,
         store=PredictionStore.from_url(url, settings.worker_threads + 1),
         fetcher=Fetcher(
-            files=MetadataStore.from_url(url, pool_size=settings.worker_threads + 1),
+            files=open_metadata_store(url, pool_size=settings.worker_threads + 1),
             blobs=open_blob_store(settings.resolved_storage_url),
             max_bytes=settings.max_input_bytes,
             timeout=settings.url_fetch_timeout_seconds,

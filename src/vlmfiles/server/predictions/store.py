@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..metadata.store import create_engine
+from ..metadata.engines import create_engine
 
 FINAL = ("completed", "failed")
 UNFINISHED = ("enqueued", "pending", "running")
