@@ -1,6 +1,7 @@
 """Fields located on a page by label and position: a label's value is the rest of its cell,
 else the cell to its right on the same row, else the cell below it (the two ways forms and
-invoices print a value next to its label). Nothing is guessed past that: no label, no value.
+invoices print a value next to its label), never a cell that starts with a label of its own.
+Nothing is guessed past that: no label, no value.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from . import values
+from . import labels, values
 from .layout import Line, Page, group_lines
 
 T = TypeVar("T")
@@ -49,6 +50,9 @@ class Cell:
         if m and m.end() > 0:
             return keep[m.end() - 1] + 1
         return None
+
+    def is_label(self) -> bool:
+        return any(self.match(label) is not None for label in labels.ANY_FIELD)
 
 
 @dataclass
@@ -123,15 +127,30 @@ def locate(
 
 
 def _candidates(doc: Document, label: Cell, end: int) -> Iterable[tuple[str, Cell]]:
-    rest = label.text[end:].lstrip(_SEPARATORS).strip()
+    rest = label.text[end : _next_label(label.folded, end)].lstrip(_SEPARATORS).strip()
     if rest and label.text[end - 1 : end].isalnum() and label.text[end : end + 1].isalnum():
         rest = ""  # the label ran into a longer word ("Totally..."): not this label
     if rest:
         yield rest, label
     row = doc.rows[label.row]
     # every cell to the right in turn: "VAT | (20%) | 40.00" has its amount in the second
-    yield from ((c.text, c) for c in row.cells if c.x0 >= label.x1 - 1)
-    yield from ((c.text, c) for c in below(doc, label))
+    near = [c for c in row.cells if c.x0 >= label.x1 - 1] + below(doc, label)
+    # a cell that starts with a label holds that field's value, never this one's
+    yield from ((c.text, c) for c in near if not c.is_label())
+
+
+def _next_label(folded: str, start: int) -> int:
+    """Where another "Label:" starts in a cell after a "Label:" ending at ``start`` ("No: A-7
+    Date: 2024-03-15"), else the cell's end: what follows it is that label's value."""
+    if not folded[start:].lstrip().startswith(":"):
+        return len(folded)  # "Subtotal excl. VAT: 100" is one label
+    for m in re.finditer(r"(?<=\s)\S", folded[start:]):
+        at = start + m.start()
+        for label in labels.ANY_FIELD:
+            hit = label.match(folded, at)
+            if hit and folded[hit.end() :].lstrip().startswith(":"):
+                return at
+    return len(folded)
 
 
 def below(doc: Document, cell: Cell, rows: int = 2) -> list[Cell]:

@@ -36,15 +36,6 @@ _CARD_TYPES = {
 }
 
 
-# Any cell that is a label is not a name ("Total", "Bill To").
-_LABELS = (
-    L.INVOICE_ID, L.RECEIPT_ID, L.ORDER_ID, L.CUSTOMER_ID, L.ISSUE_DATE, L.DUE_DATE, L.TOTAL,
-    L.AMOUNT_DUE, L.SUBTOTAL, L.TAX, L.DISCOUNT, L.SHIPPING, L.TIP, L.AMOUNT_PAID, L.BILL_TO,
-    L.FROM, L.PHONE, L.VAT_ID, L.CASHIER, L.ITEM_DESCRIPTION, L.ITEM_QTY, L.ITEM_UNIT,
-    L.ITEM_TOTAL,
-)  # fmt: skip
-
-
 def empty(model: type[Any]) -> dict[str, Any]:
     return dict.fromkeys(model.model_fields)
 
@@ -124,7 +115,7 @@ def _header_name(
                 or ":" in text
                 or _EMAIL.search(text)
                 or text in skip
-                or any(cell.match(label) is not None for label in _LABELS)
+                or cell.is_label()
             ):
                 continue
             if topmost:

@@ -144,3 +144,11 @@ ITEM_UNIT = re.compile(
     r"(?:unit\s*price|price|rate|preis|einzelpreis|e-preis|prix|precio|p\.\s*u\.?)(?![a-z])"
 )
 ITEM_TOTAL = re.compile(r"(?:amount|total|line\s*total|betrag|gesamt|montant|importe|sum)(?![a-z])")
+
+# Every label a field is read by: a cell that starts with one holds that field, never
+# another's value, and is never a name.
+ANY_FIELD = (
+    INVOICE_ID, RECEIPT_ID, ORDER_ID, CUSTOMER_ID, ISSUE_DATE, DUE_DATE, TOTAL, AMOUNT_DUE,
+    SUBTOTAL, TAX, DISCOUNT, SHIPPING, TIP, AMOUNT_PAID, BILL_TO, FROM, PHONE, VAT_ID, CASHIER,
+    ITEM_DESCRIPTION, ITEM_QTY, ITEM_UNIT, ITEM_TOTAL,
+)  # fmt: skip

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -124,6 +125,19 @@ def _has_text(s: str) -> bool:
 _LETTER = re.compile(r"[^\W_]")
 
 
+def _unchecked(function: Any) -> Any:
+    """A pdfium function that returns an int, called without its argtypes: ctypes then
+    passes ints, pointers and ``byref()`` as they are, where the checked binding converts
+    every argument on every call (most of the markdown path's own time: one call a line)."""
+    address = ctypes.cast(function, ctypes.c_void_p).value
+    assert address, "pdfium is loaded: its functions have addresses"
+    return ctypes.CFUNCTYPE(ctypes.c_int)(address)
+
+
+# FPDFText_GetCharOrigin(FPDF_TEXTPAGE, int, double*, double*) -> FPDF_BOOL
+_char_origin = _unchecked(pdfium_c.FPDFText_GetCharOrigin)
+
+
 def _lines(page: pdfium.PdfPage, text: pdfium.PdfTextPage) -> Page | None:
     """The text layer in the PDF's own order, one word per line with only what markdown
     needs: where the line sits and its font size (two calls a line: this is the fast path)."""
@@ -133,7 +147,7 @@ def _lines(page: pdfium.PdfPage, text: pdfium.PdfTextPage) -> Page | None:
     height = page.get_height()
     raw, x, y = text.raw, ctypes.c_double(), ctypes.c_double()
     bx, by = ctypes.byref(x), ctypes.byref(y)
-    origin, font_size = pdfium_c.FPDFText_GetCharOrigin, pdfium_c.FPDFText_GetFontSize
+    origin, font_size = _char_origin, pdfium_c.FPDFText_GetFontSize
     lines: list[Line] = []
     append = lines.append
     start, sampled, body = 0, 0, 10.0
