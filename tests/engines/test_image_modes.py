@@ -45,8 +45,7 @@ def sample_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Sample, Image
     sample = invoice_sample(SEED)
     path = sample.image(tmp_path_factory.mktemp("page") / "page.png")
     with Image.open(path) as page:
-        page.load()
-        return sample, page
+        return sample, page.copy()  # decoded, and independent of the file's handle
 
 
 MODES = ["L", "LA", "1", "P", "I;16", "CMYK", "RGBA"]
