@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 GiB = 1024**3
 MiB = 1024**2
-INLINE_MAX_CEILING = MiB  # inline bytes arrive in one read batch (ingest.BATCH)
+INLINE_MAX_CEILING = MiB  # inline bytes arrive in one read batch (sink.BATCH)
 DATABASE_POOL_SIZE = 20  # see metadata.store.create_engine
 
 
