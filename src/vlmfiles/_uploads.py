@@ -177,11 +177,10 @@ class Superseded(Exception):
 class HashAhead:
     """A large file's sha256, computed in a thread while its upload is already sending.
 
-    Hashing first and sending after costs the whole hash on every new file (~1 s per GiB on
-    the benchmark machine; a third of a loopback upload). Beside the upload it costs nothing
-    extra for new content; when the hash turns out to be known, ``found`` is set and the body
-    raises ``Superseded`` before its next chunk, so the upload stops where it is and the
-    existing file is returned. The sha256 then follows the bytes as a form field, and the
+    Hashing first and sending after costs a whole pass over every new file before its first
+    byte goes out. Beside the upload it costs nothing extra for new content; when the hash
+    turns out to be known, ``found`` is set and the body raises ``Superseded`` before its
+    next chunk, so the upload stops where it is and the existing file is returned. The sha256 then follows the bytes as a form field, and the
     server refuses bytes that do not match it.
 
     The thread reads with ``pread`` on its own duplicate of the file descriptor, so it
