@@ -18,6 +18,10 @@ Purpose = Literal[
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 DEFAULT_PURPOSE: Purpose = "assistants"
 
+LIST_MAX_LIMIT = 1000
+"""The largest page ``GET /v1/files`` returns by default (the server's ``list_max_limit``
+setting); the SDK's ``files.list()`` asks for pages of this size."""
+
 SHA256_HEADER = "Vlmfiles-Upload-Sha256"
 """Sent by a vlmfiles server on ``GET /v1/health``: ``any`` if a file's sha256 may follow
 its bytes at no cost, ``first`` if the server would rather have it before them (an S3-backed

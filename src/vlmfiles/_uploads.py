@@ -177,22 +177,19 @@ class Superseded(Exception):
 class HashAhead:
     """A large file's sha256, computed in a thread while its upload is already sending.
 
-    Hashing first and sending after costs the whole hash on every new file (~1 s per GiB on
-    the benchmark machine; a third of a loopback upload). Beside the upload it costs nothing
-    extra for new content; when the hash turns out to be known, ``found`` is set and the body
-    raises ``Superseded`` before its next chunk, so the upload stops where it is and the
-    existing file is returned. The sha256 then follows the bytes as a form field, and the
+    Hashing first and sending after costs a whole pass over every new file before its first
+    byte goes out. Beside the upload it costs nothing extra for new content; when the hash
+    turns out to be known, ``found`` is set and the body raises ``Superseded`` before its
+    next chunk, so the upload stops where it is and the existing file is returned. The sha256 then follows the bytes as a form field, and the
     server refuses bytes that do not match it.
 
     The thread reads with ``pread`` on its own duplicate of the file descriptor, so it
     neither moves the sending side's position nor reads a recycled descriptor if the
     upload ends first."""
 
-    def __init__(self, source: Source, lookup: Callable[[str], Any] | None = None) -> None:
-        """Start hashing. ``lookup(sha256)``, if given, runs in the same thread once the hash
-        is done (the sync client's hash lookup); its answer, if not None, becomes ``found``."""
+    def __init__(self, source: Source) -> None:
+        """Start hashing. The body (``MultipartBody``) looks the hash up once it is done."""
         assert source.size is not None
-        self._lookup = lookup
         self._fd = os.dup(source.fileobj.fileno())
         self._began, self._before = time.time_ns(), _file_stat(source)
         self._start = source.start
@@ -200,7 +197,7 @@ class HashAhead:
         self.sha256: str | None = None
         self.error: BaseException | None = None
         self.found: Any = None  # the existing file, once a lookup has found the content
-        self.looked_up = False
+        self.looked_up = False  # set by the body, which looks the hash up once
         self._stop = False
         self._done = threading.Event()
         threading.Thread(target=self._run, name="vlmfiles-hash-ahead", daemon=True).start()
@@ -231,13 +228,7 @@ class HashAhead:
             self.error = exc
         finally:
             os.close(self._fd)
-        if self.sha256 is not None and self._lookup is not None and not self._stop:
-            try:
-                self.found = self._lookup(self.sha256)
-            except Exception:  # the upload goes on; the server still spots the duplicate
-                log.debug("hash lookup beside an upload failed", exc_info=True)
-            self.looked_up = True
-        self._done.set()
+            self._done.set()
 
     def _hash(self) -> str | None:
         h = hashlib.sha256()
@@ -283,7 +274,11 @@ class MultipartBody:
 
     The file's sha256 travels as a ``sha256`` field: before the file part when it is known
     up front (``sha256``), after it when it is being computed beside the upload (``ahead``).
-    Either way the body has the same length."""
+    Either way the body has the same length.
+
+    Beside the upload, ``lookup(sha256)`` (the client's hash lookup: the existing file, or
+    None) is called between two chunks once the hash is done, in whichever thread reads the
+    body; sync and async clients share this one path."""
 
     def __init__(
         self,
@@ -291,11 +286,13 @@ class MultipartBody:
         on_progress: ProgressCallback | None = None,
         sha256: str | None = None,
         ahead: HashAhead | None = None,
+        lookup: Callable[[str], Any] | None = None,
     ) -> None:
         self.source = source
         self.on_progress = on_progress
         self.sha256 = sha256
         self.ahead = ahead
+        self.lookup = lookup
         self.boundary = uuid.uuid4().hex
         self.head = (
             f"--{self.boundary}\r\n"
@@ -328,6 +325,18 @@ class MultipartBody:
         """A fresh body (one per attempt)."""
         return self._iter()
 
+    def _look_up(self, ahead: HashAhead) -> None:
+        """Between two chunks: once the hash is done, look it up (once); if the server has
+        the content already, stop sending (``Superseded``)."""
+        if not ahead.looked_up and ahead.ready and ahead.sha256 and self.lookup is not None:
+            ahead.looked_up = True
+            try:
+                ahead.found = self.lookup(ahead.sha256)
+            except Exception:  # the upload goes on; the server still spots the duplicate
+                log.debug("hash lookup beside an upload failed", exc_info=True)
+        if ahead.found is not None:
+            raise Superseded
+
     def _iter(self) -> Iterator[bytes]:
         ahead = self.ahead
         first = self.sha256
@@ -337,8 +346,8 @@ class MultipartBody:
         sent = 0
         total = self.source.size or 0
         for chunk in self.source.chunks():
-            if ahead is not None and ahead.found is not None:
-                raise Superseded
+            if ahead is not None:
+                self._look_up(ahead)
             yield chunk
             sent += len(chunk)
             if self.on_progress is not None:

@@ -11,7 +11,7 @@ import sqlalchemy
 from sqlalchemy import func, select
 
 from vlmfiles.server.errors import classify_backend_error
-from vlmfiles.server.metadata import queries
+from vlmfiles.server.metadata import blob_queries, queries
 from vlmfiles.server.metadata.engines import create_sqlite_engine
 from vlmfiles.server.metadata.records import FileRecord, now_us
 from vlmfiles.server.metadata.tables import blob_data, files, metadata
@@ -41,10 +41,10 @@ def _record(file_id: str, tenant: str, sha: str = "a" * 64) -> FileRecord:
 
 
 def _upload(conn, rec: FileRecord, data: bytes) -> tuple[FileRecord, bool]:
-    md5 = queries.lock_blob(conn, rec.sha256, rec.md5, rec.bytes)
+    md5 = blob_queries.lock_blob(conn, rec.sha256, rec.md5, rec.bytes)
     result, created = queries.insert_file(conn, rec)
     if created:
-        queries.store_blob_data(conn, rec.sha256, data)
+        blob_queries.store_blob_data(conn, rec.sha256, data)
     assert md5 == rec.md5
     return result, created
 
@@ -65,7 +65,7 @@ def test_key_lookup_and_upload_writes_answer_as_through_sqlalchemy(engine):
         assert queries.tenant_for_key_hash(conn, hash_api_key(key)) is None
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(files)).scalar_one() == 1
-        assert queries.get_blob_data(conn, "a" * 64) == b"abc"
+        assert blob_queries.get_blob_data(conn, "a" * 64) == b"abc"
 
 
 def test_driver_writes_roll_back_with_their_transaction(engine):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from .._protocol import LIST_MAX_LIMIT
 from ..types import FileResponse
 from ._files_common import _list_params
 
-PAGE = 1000  # the server's largest page
+PAGE = LIST_MAX_LIMIT  # the server's largest page, unless its list_max_limit is set lower
 
 
 class FileList:

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._base_client import RequestOptions, TimeoutTypes
-from .._uploads import CHUNK
+from .._protocol import SHA256_HEADER
+from .._uploads import CHUNK, Source
 from ..exceptions import VlmFilesError
 from ..types import FileResponse, PresignedUrlResponse
 
 UploadMethod = Literal["auto", "direct", "presigned-url"]
+Hashing = Literal["beside", "first", "none"]
 
 
 def _require_id(file_id: str) -> str:
@@ -51,6 +53,55 @@ def _verify_and_rename(part: Path, target: Path, meta: FileResponse) -> None:
             "removed. Download again."
         )
     os.replace(part, target)
+
+
+# The direct upload: hash (before the bytes, beside them, or not), look up, send ----------
+
+
+def _hashing(source: Source, force: bool, sha256_late: bool) -> Hashing:
+    """How ``upload`` hashes: ``beside`` the upload when the server takes the sha256 after
+    the bytes (``sha256_late``, asked only if ``HashAhead.wanted``); else ``first``, and
+    nothing is sent for known content, unless ``force`` or a source that cannot be read
+    twice (``none``: the server hashes, and still returns an existing record)."""
+    if sha256_late:
+        return "beside"
+    return "first" if source.seekable and not force else "none"
+
+
+def _health_request() -> RequestOptions:
+    return RequestOptions("GET", "health", retryable=False)
+
+
+def _takes_sha256_late(headers: Any) -> bool:
+    """The server's answer on ``/health``: ``any`` if a sha256 may follow the bytes at no
+    cost; no header (not a vlmfiles server, or an older one) means hash first."""
+    return bool(headers.get(SHA256_HEADER) == "any")
+
+
+def _hash_lookup_request(sha256: str, purpose: str | None) -> RequestOptions:
+    """The tenant's file with this content (for ``purpose``, if given); 404 if none."""
+    return RequestOptions(
+        "GET", f"files/hash/{sha256}", params={"purpose": purpose} if purpose else None
+    )
+
+
+def _upload_request(
+    purpose: str,
+    content: Callable[[], Iterable[bytes] | AsyncIterable[bytes]],
+    headers: dict[str, str],
+    timeout: TimeoutTypes,
+    seekable: bool,
+) -> RequestOptions:
+    """The multipart POST, retried only if the source can be read again."""
+    return RequestOptions(
+        "POST",
+        "files",
+        params={"purpose": purpose},
+        content=content,
+        headers=headers,
+        timeout=timeout,
+        retryable=seekable,
+    )
 
 
 # The presigned-URL upload: ask for a URL, PUT the bytes there, then verify -----------------

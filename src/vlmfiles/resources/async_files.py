@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._base_client import RequestOptions, TimeoutTypes
-from .._protocol import SHA256_HEADER
 from .._uploads import (
     CHUNK,
     FileSource,
@@ -28,9 +26,14 @@ from ..types import FilePurpose, FileResponse, PresignedUrlResponse
 from ._file_lists import AsyncFileList
 from ._files_common import (
     UploadMethod,
+    _hash_lookup_request,
+    _hashing,
+    _health_request,
     _presigned_put_request,
     _presigned_url_request,
     _require_id,
+    _takes_sha256_late,
+    _upload_request,
     _verify_and_rename,
     _verify_request,
 )
@@ -39,8 +42,6 @@ if TYPE_CHECKING:
     from .._client import AsyncClient
 
 __all__ = ["AsyncFiles"]
-
-log = logging.getLogger("vlmfiles")
 
 
 class AsyncFiles:
@@ -67,26 +68,31 @@ class AsyncFiles:
         ahead = None
         try:
             sha = None
-            if HashAhead.wanted(source, force, method) and await self._sha256_may_follow():
-                ahead = HashAhead(source)  # looked up by _beside_hash, as the body goes out
-            elif source.seekable and not force:
+            late = HashAhead.wanted(source, force, method) and await self._sha256_may_follow()
+            hashing = _hashing(source, force, late)
+            if hashing == "beside":
+                ahead = HashAhead(source)
+            elif hashing == "first":
                 sha = await anyio.to_thread.run_sync(sha256_of, source)
                 cached = await self._cached(sha, purpose)
                 if cached is not None:
                     return cached
             if method == "presigned-url":
                 return await self._upload_presigned(source, purpose, timeout, on_progress)
-            body = MultipartBody(source, on_progress, sha, ahead)
+
+            def lookup(digest: str) -> FileResponse | None:
+                # Called from the worker thread reading the body (_athread_chunks).
+                return anyio.from_thread.run(self._cached, digest, purpose)
+
+            body = MultipartBody(source, on_progress, sha, ahead, lookup)
             try:
                 data = await self._json(
-                    RequestOptions(
-                        "POST",
-                        "files",
-                        params={"purpose": purpose},
-                        content=lambda: self._beside_hash(body(), ahead, purpose),
-                        headers=body.headers,
-                        timeout=timeout,
-                        retryable=source.seekable,
+                    _upload_request(
+                        purpose,
+                        lambda: _athread_chunks(body(), None, None),
+                        body.headers,
+                        timeout,
+                        source.seekable,
                     )
                 )
             except Superseded:
@@ -113,41 +119,19 @@ class AsyncFiles:
         )
         return FileResponse.model_validate(await self._json(_verify_request(p)))
 
-    async def _beside_hash(
-        self, chunks: Iterator[bytes], ahead: HashAhead | None, purpose: str
-    ) -> AsyncIterator[bytes]:
-        """The body, read in worker threads; once ``ahead`` has the hash, it is looked up
-        between two chunks, and if found the body's next read raises ``Superseded``."""
-        async for chunk in _athread_chunks(chunks, None, None):
-            if ahead is not None and ahead.ready and ahead.sha256 and not ahead.looked_up:
-                ahead.looked_up = True
-                try:
-                    ahead.found = await self._cached(ahead.sha256, purpose)
-                except ApiError:  # the upload goes on; the server still spots the duplicate
-                    log.debug("hash lookup beside an upload failed", exc_info=True)
-            yield chunk
-
     async def _sha256_may_follow(self) -> bool:
         """As ``Files._sha256_may_follow``."""
         if self._sha256_late is None:
             try:
-                response = await self._client.request(
-                    RequestOptions("GET", "health", retryable=False)
-                )
-                self._sha256_late = response.headers.get(SHA256_HEADER) == "any"
+                response = await self._client.request(_health_request())
+                self._sha256_late = _takes_sha256_late(response.headers)
             except ApiError:
                 self._sha256_late = False
         return self._sha256_late
 
     async def _cached(self, sha256: str, purpose: str | None) -> FileResponse | None:
         try:
-            data = await self._json(
-                RequestOptions(
-                    "GET",
-                    f"files/hash/{sha256}",
-                    params={"purpose": purpose} if purpose else None,
-                )
-            )
+            data = await self._json(_hash_lookup_request(sha256, purpose))
         except NotFoundError:
             return None
         return FileResponse.model_validate(data)

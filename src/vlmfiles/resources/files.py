@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._base_client import RequestOptions, TimeoutTypes
-from .._protocol import SHA256_HEADER
 from .._uploads import (
     CHUNK,
     FileSource,
@@ -30,9 +29,14 @@ from ..types import FilePurpose, FileResponse, PresignedUrlResponse
 from ._file_lists import AsyncFileList, FileList
 from ._files_common import (
     UploadMethod,
+    _hash_lookup_request,
+    _hashing,
+    _health_request,
     _presigned_put_request,
     _presigned_url_request,
     _require_id,
+    _takes_sha256_late,
+    _upload_request,
     _verify_and_rename,
     _verify_request,
 )
@@ -80,27 +84,25 @@ class Files:
         ahead = None
         try:
             sha = None
-            if HashAhead.wanted(source, force, method) and self._sha256_may_follow():
-                ahead = HashAhead(source, lambda digest: self._cached(digest, purpose))
-            elif source.seekable and not force:
+            late = HashAhead.wanted(source, force, method) and self._sha256_may_follow()
+            hashing = _hashing(source, force, late)
+            if hashing == "beside":
+                ahead = HashAhead(source)
+            elif hashing == "first":
                 sha = sha256_of(source)  # remembered if this process hashed the file before
                 cached = self._cached(sha, purpose)
                 if cached is not None:
                     return cached
             if method == "presigned-url":
                 return self._upload_presigned(source, purpose, timeout, on_progress)
-            body = MultipartBody(source, on_progress, sha, ahead)
+
+            def lookup(digest: str) -> FileResponse | None:
+                return self._cached(digest, purpose)
+
+            body = MultipartBody(source, on_progress, sha, ahead, lookup)
             try:
                 data = self._json(
-                    RequestOptions(
-                        "POST",
-                        "files",
-                        params={"purpose": purpose},
-                        content=body,
-                        headers=body.headers,
-                        timeout=timeout,
-                        retryable=source.seekable,
-                    )
+                    _upload_request(purpose, body, body.headers, timeout, source.seekable)
                 )
             except Superseded:
                 assert ahead is not None
@@ -117,8 +119,8 @@ class Files:
         once per client; a server that does not say (or an error) means hash first."""
         if self._sha256_late is None:
             try:
-                response = self._client.request(RequestOptions("GET", "health", retryable=False))
-                self._sha256_late = response.headers.get(SHA256_HEADER) == "any"
+                response = self._client.request(_health_request())
+                self._sha256_late = _takes_sha256_late(response.headers)
             except ApiError:
                 self._sha256_late = False
         return self._sha256_late
@@ -143,13 +145,7 @@ class Files:
 
     def _cached(self, sha256: str, purpose: str | None) -> FileResponse | None:
         try:
-            data = self._json(
-                RequestOptions(
-                    "GET",
-                    f"files/hash/{sha256}",
-                    params={"purpose": purpose} if purpose else None,
-                )
-            )
+            data = self._json(_hash_lookup_request(sha256, purpose))
         except NotFoundError:
             return None
         return FileResponse.model_validate(data)

@@ -3,10 +3,10 @@
 An upload moves through 1 MiB batches and 8 MiB S3 parts, allocated and freed by many
 threads. glibc serves such sizes with mmap at first, but after the first free it raises its
 mmap threshold to the freed size (up to 32 MiB), and later buffers come from per-thread
-arenas that are rarely given back: under 64 concurrent uploads to S3 the server's RSS grew
-by 728 MiB in 60 s with the default, 474 MiB with a fixed 1 MiB threshold (the same load).
-Setting the threshold with ``mallopt`` fixes it and turns the dynamic adjustment off; it is
-what ``MALLOC_MMAP_THRESHOLD_`` does, but that must be set before the process starts.
+arenas that are rarely given back: under many concurrent uploads to S3 the server's RSS
+grows by far more with the default than with a fixed 1 MiB threshold. Setting the
+threshold with ``mallopt`` fixes it and turns the dynamic adjustment off; it is what
+``MALLOC_MMAP_THRESHOLD_`` does, but that must be set before the process starts.
 
 No library exposes ``mallopt``; this is a few lines of ctypes, and a no-op off glibc.
 """

@@ -30,10 +30,11 @@ from .errors import (
     UnsupportedMediaType,
     error_for_status,
 )
-from .ingest import HashingSink, clean_filename, ingest_raw
+from .ingest import clean_filename, ingest_raw
 from .metadata.records import iso
 from .metadata.store import FileRecord, IdTaken, UploadRecord, now_us
 from .security import new_file_id
+from .sink import HashingSink
 from .sniff import check_purpose
 from .storage import PresignedBlobStore
 

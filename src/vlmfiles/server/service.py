@@ -2,7 +2,7 @@
 
 Handlers parse and shape; this module decides. It owns the upload commit protocol:
 
-1. the body is staged and hashed (``ingest``);
+1. the body is read (``ingest``) into a sink that hashes and stages it (``sink``);
 2. the staged bytes are made durable in staging (``prepare``: fsync, or finishing the S3
    multipart upload), outside any lock;
 3. ``MetadataStore.commit_upload`` locks the blob row, and either finds the tenant's
@@ -29,7 +29,7 @@ from .errors import (
     Forbidden,
     NotFound,
 )
-from .ingest import Staged, clean_filename, declared_sha256, ingest_multipart
+from .ingest import clean_filename, declared_sha256, ingest_multipart
 from .jsoncheck import JsonValidator
 from .md5 import Md5Filler
 from .metadata.records import iso
@@ -37,6 +37,7 @@ from .metadata.store import FileRecord, MetadataStore, now_us
 from .presigned import PresignedUploads
 from .security import UrlSigner, file_id_time, new_file_id
 from .settings import INLINE_MAX_CEILING, Settings
+from .sink import Staged
 from .sniff import check_accepted, check_purpose, detect
 from .storage import BlobStore, is_hex_digest
 

@@ -20,9 +20,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .._protocol import LIST_MAX_LIMIT
+
 GiB = 1024**3
 MiB = 1024**2
-INLINE_MAX_CEILING = MiB  # inline bytes arrive in one read batch (ingest.BATCH)
+INLINE_MAX_CEILING = MiB  # inline bytes arrive in one read batch (sink.BATCH)
 DATABASE_POOL_SIZE = 20  # see metadata.store.create_engine
 
 
@@ -120,7 +122,9 @@ class Settings(BaseSettings):
     max_upload_url_expiry_seconds: int = Field(
         7 * 24 * 3600, gt=0, description="Longest lifetime a presigned upload URL may ask for."
     )
-    list_max_limit: int = Field(1000, gt=0, description="Largest page GET /v1/files returns.")
+    list_max_limit: int = Field(
+        LIST_MAX_LIMIT, gt=0, description="Largest page GET /v1/files returns."
+    )
     recent_keys_seconds: float = Field(
         10.0,
         ge=0,

@@ -1,6 +1,6 @@
-"""What both metadata backends share: every operation that is one ``queries`` function run
-in a transaction of its own. A backend says how to run them (``_call``, ``_read``,
-``_probe``) and implements the operations whose shape depends on that."""
+"""What both metadata backends share: every operation that is one ``queries`` or
+``blob_queries`` function run in a transaction of its own. A backend says how to run them
+(``_call``, ``_read``, ``_probe``) and implements the operations whose shape depends on that."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import sqlalchemy
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import queries
+from . import blob_queries, queries
 from .records import FileRecord, IdTaken, UploadRecord, now_us
 from .store import SortKey
 
@@ -127,13 +127,13 @@ class SqlStore(ABC):
 
     async def blob_data(self, sha256: str) -> bytes | None:
         """A small blob's bytes, if the database holds them (else they are in the store)."""
-        return await self._read(queries.get_blob_data, sha256)
+        return await self._read(blob_queries.get_blob_data, sha256)
 
     async def blob_data_sizes(self) -> dict[str, int]:
-        return await self._call(queries.blob_data_sizes)
+        return await self._call(blob_queries.blob_data_sizes)
 
     async def set_md5(self, sha256: str, md5: str) -> None:
-        await self._call(queries.set_md5, sha256, md5, write=True)
+        await self._call(blob_queries.set_md5, sha256, md5, write=True)
 
     async def pending_md5(
         self,
@@ -143,31 +143,31 @@ class SqlStore(ABC):
         older_than_seconds: float | None = None,
     ) -> list[str]:
         before = None if older_than_seconds is None else now_us() - int(older_than_seconds * 1e6)
-        return await self._call(queries.pending_md5, tenant_id, limit, before)
+        return await self._call(blob_queries.pending_md5, tenant_id, limit, before)
 
     async def unreferenced_blobs(self) -> list[str]:
-        return await self._call(queries.unreferenced_blobs)
+        return await self._call(blob_queries.unreferenced_blobs)
 
     async def blob_rows(self) -> list[tuple[str, str | None, int]]:
-        return await self._call(queries.blob_rows)
+        return await self._call(blob_queries.blob_rows)
 
     # Presigned uploads ------------------------------------------------------------------
 
     async def create_upload(self, rec: UploadRecord) -> None:
-        await self._call(queries.create_upload, rec, write=True)
+        await self._call(blob_queries.create_upload, rec, write=True)
 
     async def get_upload(self, tenant_id: str, upload_id: str) -> UploadRecord | None:
-        return await self._read(queries.get_upload, tenant_id, upload_id)
+        return await self._read(blob_queries.get_upload, tenant_id, upload_id)
 
     async def complete_upload(self, upload_id: str, file_id: str) -> bool:
         """Mark the upload done; False if another request completed it first."""
-        return await self._call(queries.complete_upload, upload_id, file_id, write=True)
+        return await self._call(blob_queries.complete_upload, upload_id, file_id, write=True)
 
     async def fail_upload(self, upload_id: str, status: int, message: str) -> bool:
-        return await self._call(queries.fail_upload, upload_id, status, message, write=True)
+        return await self._call(blob_queries.fail_upload, upload_id, status, message, write=True)
 
     async def expired_uploads(self, now: int) -> list[UploadRecord]:
-        return await self._call(queries.expired_uploads, now)
+        return await self._call(blob_queries.expired_uploads, now)
 
     async def delete_upload(self, upload_id: str) -> None:
-        await self._call(queries.delete_upload, upload_id, write=True)
+        await self._call(blob_queries.delete_upload, upload_id, write=True)

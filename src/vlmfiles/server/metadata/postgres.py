@@ -1,12 +1,12 @@
 """The PostgreSQL metadata store (scale): asyncpg, through SQLAlchemy's async engine.
 
 Two ways to run a statement, both on the engine's pool: SQLAlchemy's execution
-(``AsyncConnection.run_sync`` over ``queries``) for everything but the statements every
+(``AsyncConnection.run_sync`` over ``queries`` and ``blob_queries``) for everything but the statements every
 request runs, which go to asyncpg directly (``_Conn``: SQLAlchemy's greenlet hop, execution
 context and result cost more of the event loop than asyncpg itself). Those are the index
 probes (the API-key lookup, a file by id), a listing's page and an upload's commit, which is
-one statement (``queries.commit_stmt``): alone in autocommit for bytes kept in the database,
-in a transaction around the blob store's commit otherwise.
+one statement (``blob_queries.commit_stmt``): alone in autocommit for bytes kept in the
+database, in a transaction around the blob store's commit otherwise.
 
 Every use of the pool first takes a turn (``_take_turn``), handed out first come, first
 served: SQLAlchemy's asyncio pool lets a newcomer take a returned connection ahead of a
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import greenlet_spawn
 
 from ..settings import DATABASE_POOL_SIZE
-from . import engines, queries
+from . import blob_queries, engines, queries
 from .common import SqlStore
 from .records import FileRecord, RevokedKey, now_us
 from .store import SortKey
@@ -41,7 +41,7 @@ T = TypeVar("T")
 @functools.cache
 def compiled(stmt: Any) -> tuple[str, tuple[str, ...]]:
     """``stmt``'s SQL for asyncpg (``$1``...) and its parameters' names in order; for
-    statements built once (queries.py), as it is keyed by the statement object."""
+    statements built once (queries.py, blob_queries.py), as it is keyed by the statement object."""
     c = stmt.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
     return str(c), tuple(c.positiontup or ())
 
@@ -198,11 +198,11 @@ class PostgresStore(SqlStore):
     async def _commit_statement(
         conn: _Conn, rec: FileRecord, values: dict[str, Any]
     ) -> tuple[FileRecord, bool]:
-        """Run ``queries.commit_stmt``. Each statement sees what was committed before it, so
+        """Run ``blob_queries.commit_stmt``. Each statement sees what was committed before it, so
         the record it met may be deleted before the read of it: then it runs again."""
         existing = {"tenant_id": rec.tenant_id, "sha256": rec.sha256, "purpose": rec.purpose}
         while True:
-            row = await conn.run("fetchrow", queries.commit_stmt(), values)
+            row = await conn.run("fetchrow", blob_queries.commit_stmt(), values)
             if row is None:  # the blob row was not written: the key's check failed
                 raise RevokedKey(values["key_hash"])
             md5, created = row
@@ -214,8 +214,8 @@ class PostgresStore(SqlStore):
 
     async def release_blob(self, sha256: str, remove_bytes: Callable[[str], None]) -> bool:
         async with self._connect() as conn, conn.begin():
-            if not await conn.run_sync(queries.lock_if_unreferenced, sha256):
+            if not await conn.run_sync(blob_queries.lock_if_unreferenced, sha256):
                 return False
             await anyio.to_thread.run_sync(remove_bytes, sha256)
-            await conn.run_sync(queries.delete_blob_row, sha256)
+            await conn.run_sync(blob_queries.delete_blob_row, sha256)
             return True

@@ -18,7 +18,7 @@ import anyio
 import sqlalchemy
 from sqlalchemy import Connection
 
-from . import queries
+from . import blob_queries, queries
 from .common import SqlStore
 from .engines import create_engine, create_sqlite_engine
 from .group_commit import GroupCommitter
@@ -98,11 +98,11 @@ class SqliteStore(SqlStore):
 
         def txn(conn: Connection) -> tuple[FileRecord, bool]:
             queries.check_key(conn, key_hash)
-            md5 = queries.lock_blob(conn, rec.sha256, rec.md5, rec.bytes)
+            md5 = blob_queries.lock_blob(conn, rec.sha256, rec.md5, rec.bytes)
             result, created = queries.insert_file(conn, replace(rec, md5=md5))
             if created:
                 if data is not None:
-                    queries.store_blob_data(conn, rec.sha256, data)
+                    blob_queries.store_blob_data(conn, rec.sha256, data)
                 else:
                     assert commit_bytes is not None
                     commit_bytes()
@@ -111,4 +111,4 @@ class SqliteStore(SqlStore):
         return await self._call(txn, write=True)
 
     async def release_blob(self, sha256: str, remove_bytes: Callable[[str], None]) -> bool:
-        return await self._call(queries.release_blob, sha256, remove_bytes, write=True)
+        return await self._call(blob_queries.release_blob, sha256, remove_bytes, write=True)

@@ -2,7 +2,7 @@
 
 ``MetadataStore`` is the contract; each database has its module (``sqlite.py``,
 ``postgres.py``), both built on ``common.SqlStore``, which holds what they share: every
-statement is a function in ``queries.py``, and most operations are one such function run
+statement is a function in ``queries.py`` or ``blob_queries.py``, and most operations are one such function run
 in a transaction of its own. The backends differ in how they run statements, and in the
 few operations whose shape depends on that (an upload's commit, releasing a blob). One
 suite, ``tests/metadata/``, runs against both.

@@ -8,8 +8,8 @@ copied server-side to blobs/<sha256>: the final key is only known once every byt
 hashed, and S3 cannot rename. Unless the client declared the sha256 before the bytes
 (``expect``): the multipart upload is then opened under blobs/<sha256> itself, which is
 safe because S3 shows nothing of a multipart upload until it is completed, and completed
-only once the bytes are known to hash to that key. That saves the copy (about 5 s per GiB
-on SeaweedFS here).
+only once the bytes are known to hash to that key. That saves the copy, a server-side read
+and write of every byte.
 
 Memory: each writer holds up to ``1 + parts_in_flight`` parts, so 64 concurrent large
 uploads would hold about 1.5 GiB. A store-wide ``PartBudget`` caps the bytes of parts held
