@@ -17,6 +17,7 @@ from tests.support.server import ServerProcess, vlmfiles_cmd
 from vlmfiles.cli import app
 
 CONNECTION = ("--config", "--data-dir", "--database-url", "--storage-url")
+SDK_COMMANDS = {"files", "generate", "predictions"}
 
 
 def run(*args: str, cwd: Path, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -30,12 +31,13 @@ def run(*args: str, cwd: Path, home: Path, **env: str) -> subprocess.CompletedPr
 
 
 def server_commands() -> dict[str, Any]:
-    """Every command but ``files`` (the SDK's), by its full name: the coming ones too."""
+    """Every command but the SDK's (``files``, ``generate``, ``predictions``: they talk HTTP
+    to a server), by its full name: the coming ones too."""
     found = {}
 
     def walk(prefix: str, group: Any) -> None:
         for name, command in group.commands.items():
-            if prefix == "" and name == "files":
+            if prefix == "" and name in SDK_COMMANDS:
                 continue
             if hasattr(command, "commands"):
                 walk(f"{prefix}{name} ", command)
@@ -48,9 +50,8 @@ def server_commands() -> dict[str, Any]:
 
 def test_every_server_command_takes_the_same_connection_settings():
     commands = server_commands()
-    assert {"serve", "keys create", "keys list", "keys revoke", "db upgrade", "fsck"} <= set(
-        commands
-    )
+    expected = {"serve", "worker", "keys create", "keys list", "keys revoke", "db upgrade", "fsck"}
+    assert expected <= set(commands)
     for name, command in commands.items():
         opts = {opt for param in command.params for opt in param.opts}
         for flag in CONNECTION:

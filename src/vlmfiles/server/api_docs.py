@@ -23,6 +23,7 @@ from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 
 from .._protocol import PURPOSES
+from .predictions.openapi import prediction_bodies
 from .settings import Settings
 
 ASSETS = "/docs/assets"
@@ -41,6 +42,33 @@ class Operation:
 
 UNAVAILABLE = "A backing service is unavailable; retry after Retry-After seconds"
 COMMON = {401: "Missing, invalid or revoked API key", 503: UNAVAILABLE}
+CONTENT = Operation(
+    "The file's bytes, with the API key or with a signed URL's `tenant`, `key`, `expires` "
+    "and `signature` (all four; then no key). Served with its detected type, `ETag` and "
+    "`Accept-Ranges: bytes`; a `Range` request gets 206, a matching `If-None-Match` or "
+    "`If-Modified-Since` 304.",
+    {
+        **COMMON,
+        400: "A signed URL's parameters incomplete or malformed",
+        403: "Signed URL invalid or expired, or its key revoked",
+        404: "No such file for this tenant",
+        416: "The Range lies outside the file",
+    },
+    security=[{"apiKey": []}, {}],
+)
+NOT_MODIFIED = {"description": "Not modified: the `ETag` or date the request gave is current"}
+GENERATE = {
+    **COMMON,
+    400: "Invalid body, a domain this server does not serve for the route, or an input "
+    "that cannot be used (says which and what is accepted)",
+    404: "A `file_id` (or a URL of this server's) naming no file of the key's tenant",
+    413: "The request body over the inline limit: upload large inputs and send their file_id",
+}
+SCHEMA = {
+    **COMMON,
+    400: "Invalid body or an unknown domain (says the known ones)",
+    413: "The request body over the inline limit",
+}
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/v1/health"): Operation(
@@ -96,18 +124,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Delete a file; its bytes go once no other file shares them.",
         {**COMMON, 404: "No such file for this key's tenant"},
     ),
-    ("get", "/v1/files/{file_id}/content"): Operation(
-        "The file's bytes, with the API key or with a signed URL's `tenant`, `expires` and "
-        "`signature` (all three; then no key). Served with its detected type, `ETag` and "
-        "`Accept-Ranges: bytes`; a `Range` request gets 206.",
-        {
-            **COMMON,
-            400: "A signed URL's parameters incomplete or malformed",
-            403: "Signed URL invalid or expired",
-            404: "No such file for this tenant",
-            416: "The Range lies outside the file",
-        },
-        security=[{"apiKey": []}, {}],
+    ("get", "/v1/files/{file_id}/content"): CONTENT,
+    ("head", "/v1/files/{file_id}/content"): Operation(
+        "The headers `GET` would answer (type, `Content-Length`, `ETag`, `Accept-Ranges`), "
+        "with no body; the same key or signed URL, `Range` and conditionals.",
+        CONTENT.errors,
+        security=CONTENT.security,
     ),
     ("put", "/v1/uploads/{upload_id}"): Operation(
         "The raw bytes of an upload by URL, to the signed URL that "
@@ -122,6 +144,43 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             507: "The server's storage is full; nothing was stored",
         },
         security=[],
+    ),
+    ("post", "/v1/image/generate"): Operation(
+        "Run a prediction on images: `domain`, and exactly one of `images` (base64 data "
+        "URLs) or `urls`. Waits a few seconds for the result unless `batch` is true; poll "
+        "`GET /v1/predictions/{id}` until `status` is `completed` or `failed`.",
+        GENERATE,
+    ),
+    ("post", "/v1/document/generate"): Operation(
+        "Run a prediction on a document: `domain`, and exactly one of `file_id` (from "
+        "`POST /v1/files`) or `url`. Waits as `POST /v1/image/generate` does.",
+        GENERATE,
+    ),
+    ("post", "/v1/audio/generate"): Operation(
+        "Run a prediction on audio (`file_id` or `url`), for an audio domain a server's "
+        "engine serves; the built-in engines serve none, so the 400 lists what is served.",
+        GENERATE,
+    ),
+    ("post", "/v1/video/generate"): Operation(
+        "Run a prediction on video (`file_id` or `url`), for a video domain a server's "
+        "engine serves; the built-in engines serve none, so the 400 lists what is served.",
+        GENERATE,
+    ),
+    ("get", "/v1/predictions/{pred_id}"): Operation(
+        "A prediction: its `status` and, once `completed`, its `response`.",
+        {**COMMON, 404: "No such prediction for this key's tenant"},
+    ),
+    ("get", "/v1/predictions"): Operation(
+        "The key's predictions, newest first, as a bare array; page with `skip`, `limit`.",
+        {**COMMON, 400: "`skip` or `limit` out of range"},
+    ),
+    ("get", "/v1/domains"): Operation("The domains this server's engines serve.", COMMON),
+    ("get", "/v1/models"): Operation("The models and the domains each serves.", COMMON),
+    ("post", "/v1/schema"): Operation("A domain's JSON schema (`domain` in the body).", SCHEMA),
+    ("get", "/v1/hub/info"): Operation("The schema hub's version.", COMMON),
+    ("get", "/v1/hub/domains"): Operation("The domains the schema hub has schemas for.", COMMON),
+    ("post", "/v1/hub/schema"): Operation(
+        "A hub domain's JSON schema (`domain` in the body; `gql_stmt` picks fields).", SCHEMA
     ),
 }
 
@@ -144,9 +203,9 @@ def _fix_parameters(op: dict[str, Any]) -> None:
             param["schema"] = _purpose(param["schema"].get("description", "Only this purpose."))
         elif name == "digest":
             param["schema"] = {"type": "string", "pattern": HEX_DIGEST}
-        elif param["in"] == "query" and name in ("tenant", "expires", "signature"):
+        elif param["in"] == "query" and name in ("tenant", "key", "expires", "signature"):
             param["schema"] = {"type": "string"}
-            param["description"] = "Part of a signed URL (with the other two)."
+            param["description"] = "Part of a signed URL (with the other three)."
 
 
 def _fix_operation(path: str, method: str, op: dict[str, Any], settings: Settings) -> None:
@@ -175,10 +234,16 @@ def _fix_bodies(schema: dict[str, Any], settings: Settings) -> None:
             "description": "The file's sha256, if known; checked against the bytes.",
         },
     }
-    content = paths["/v1/files/{file_id}/content"]["get"]["responses"]
     binary = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
-    content["200"] = {"description": "The file's bytes", "content": binary}
-    content["206"] = {"description": "The requested range of the file's bytes", "content": binary}
+    for method in ("get", "head"):
+        content = paths["/v1/files/{file_id}/content"][method]["responses"]
+        content["200"] = {"description": "The file's bytes", "content": binary}
+        content["206"] = {
+            "description": "The requested range of the file's bytes",
+            "content": binary,
+        }
+        content["304"] = NOT_MODIFIED
+    prediction_bodies(schema)
     put = paths["/v1/uploads/{upload_id}"]["put"]
     put["requestBody"] = {
         "required": True,
