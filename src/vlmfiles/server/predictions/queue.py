@@ -62,9 +62,7 @@ async def open_context(settings: Settings, engines: EngineSet | None = None) -> 
 async def close_context(ctx: JobContext) -> None:
     await ctx.store.close()
     await ctx.fetcher.files.close()
-    close = getattr(ctx.fetcher.blobs, "close", None)
-    if close is not None:
-        close()
+    ctx.fetcher.blobs.close()
 
 
 class _Context(Middleware):
