@@ -105,7 +105,7 @@ def test_every_start_says_where_it_answers_and_how_to_get_a_key(tmp_path):
         srv.stop()
         log = srv.log()
         srv.log_path.unlink()
-        assert f"serving the Files API at {srv.base_url}" in log, log
+        assert f"serving the Files and predictions API at {srv.base_url}" in log, log
         assert f"data dir:    {srv.data_dir.resolve()}" in log
         assert f"vlmfiles keys create --data-dir {srv.data_dir.resolve()}" in log
         assert f"signed URLs: {srv.origin}/v1/files/" in log

@@ -45,7 +45,7 @@ def key_command(settings: Any, default_dir: Path) -> str:
 def start_lines(settings: Any, default_dir: Path, new_key: str | None) -> list[str]:
     base = settings.resolved_public_url + "/v1"
     public = settings.resolved_public_url
-    lines = [f"vlmfiles: serving the Files API at {base}  (docs: {public}/docs)"]
+    lines = [f"vlmfiles: serving the Files and predictions API at {base}  (docs: {public}/docs)"]
     if settings.database_url is None or settings.storage_url is None:
         lines.append(f"  data dir:    {settings.data_dir.resolve()}")
     if settings.database_url is not None:
