@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import socket
+import time
 import uuid
 
 import pytest
@@ -187,16 +188,26 @@ def test_a_name_resolving_to_a_private_address_fails_when_fetched(papi):
 def test_a_file_deleted_before_its_job_runs_fails_it_clearly(pred_server, papi, upload):
     # Every job slot busy for 2 s, so the job below waits in the queue while its file goes.
     blocker = upload(b"blocker " + uuid.uuid4().bytes)
-    for _ in range(job_slots(pred_server)):
+    blockers = [
         papi.post(
             "/document/generate",
             json={
                 "file_id": blocker["id"],
                 "domain": "document.test-sleep",
-                "config": {"seconds": 2},
+                "config": {"seconds": 3},
                 "batch": True,
             },
-        )
+        ).json()["id"]
+        for _ in range(job_slots(pred_server))
+    ]
+    # Wait until every slot really runs one (a scale worker may hold queued messages while
+    # another sits idle), so no idle slot can take the job below before the delete.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        states = [papi.get(f"/predictions/{b}").json()["status"] for b in blockers]
+        if all(st == "running" for st in states):
+            break
+        time.sleep(0.05)
     f = upload(b"doomed " + uuid.uuid4().bytes)
     r = papi.post(
         "/document/generate",
