@@ -21,6 +21,7 @@ from ._base_client import (
     TimeoutTypes,
 )
 from .resources.document import AsyncDocument, Document
+from .resources.feedback import AsyncFeedback, Feedback
 from .resources.files import AsyncFiles, Files
 from .resources.image import AsyncImage, Image
 from .resources.predictions import AsyncPredictions, Predictions
@@ -66,6 +67,10 @@ class Client(SyncAPIClient):
     def predictions(self) -> Predictions:
         return Predictions(self)
 
+    @cached_property
+    def feedback(self) -> Feedback:
+        return Feedback(self)
+
     def __enter__(self) -> Client:
         return self
 
@@ -110,6 +115,10 @@ class AsyncClient(AsyncAPIClient):
     @cached_property
     def predictions(self) -> AsyncPredictions:
         return AsyncPredictions(self)
+
+    @cached_property
+    def feedback(self) -> AsyncFeedback:
+        return AsyncFeedback(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -141,3 +141,36 @@ def test_schemas_domains_hub_and_models(sdk: Sdk) -> None:
     ]
     err = report.error("unknown")
     assert err["http_status"] == 400 and "document.invoice" in err["message"]
+
+
+def test_feedback_submit_and_get(sdk: Sdk, invoice) -> None:
+    _, _, png = invoice
+    report = sdk.run(
+        call("upload", "files.upload", png),
+        call(
+            "pred",
+            "document.generate",
+            file=ref("upload", "id"),
+            domain="document.invoice",
+        ),
+        call(
+            "submit",
+            "feedback.submit",
+            ref("pred", "id"),
+            response={"invoice_id": "FIXED-1"},
+            notes="the id was misread",
+        ),
+        call("notes_only", "feedback.submit", ref("pred", "id"), notes="checked by hand"),
+        call("get", "feedback.get", ref("pred", "id")),
+        call("page", "feedback.get", ref("pred", "id"), offset=1, limit=1),
+        call("unknown", "feedback.submit", "pred_nope", notes="x"),
+    )
+    pred_id = report.ok("pred")["id"]
+    submitted = report.ok("submit")
+    assert submitted["request_id"] == pred_id and submitted["id"].startswith("fb_")
+    got = report.ok("get")
+    assert got["request_id"] == pred_id
+    assert [i["notes"] for i in got["items"]] == ["checked by hand", "the id was misread"]
+    assert got["items"][1]["response"] == {"invoice_id": "FIXED-1"}
+    assert [i["notes"] for i in report.ok("page")["items"]] == ["the id was misread"]
+    assert report.error("unknown")["http_status"] == 404

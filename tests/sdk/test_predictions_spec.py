@@ -164,3 +164,23 @@ async def test_list_pages_through_every_prediction(client, workdir, monkeypatch)
         got = [p.id for p in listing]
     assert got == made[::-1]  # newest first, each once
     assert [p.id for p in await aw(client.predictions.list(skip=1, limit=3))] == made[::-1][1:4]
+
+
+async def test_feedback_corrects_a_prediction_and_reads_back(client, workdir):
+    file = await aw(client.files.upload(save(Invoice("INV-FB-1", 80.0), "fb.png")))
+    p = await aw(client.image.generate(urls=[file.url], domain="document.invoice"))
+    fixed = {**p.response, "total_amount": 88.0}
+    stored = await aw(client.feedback.submit(p.id, response=fixed, notes="tax was missed"))
+    assert stored.request_id == p.id and stored.id.startswith("fb_")
+    await aw(client.feedback.submit(p, notes="second look"))  # a Prediction works as the id
+    page = await aw(client.feedback.get(p.id))
+    assert [i.notes for i in page.items] == ["second look", "tax was missed"]
+    assert page.items[1].response["total_amount"] == 88.0
+    assert page.items[1].created_at == stored.created_at
+    assert [i.notes for i in (await aw(client.feedback.get(p.id, offset=1))).items] == [
+        "tax was missed"
+    ]
+    with pytest.raises(ValueError, match="`response`"):
+        await aw(client.feedback.submit(p.id))
+    with pytest.raises(NotFoundError):
+        await aw(client.feedback.get("pred_does_not_exist"))

@@ -182,6 +182,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("post", "/v1/hub/schema"): Operation(
         "A hub domain's JSON schema (`domain` in the body; `gql_stmt` picks fields).", SCHEMA
     ),
+    ("post", "/v1/feedback/submit"): Operation(
+        "Store a correction (`response`, any JSON) and/or `notes` on one of the key's "
+        "predictions (`request_id`); every submission is kept.",
+        {
+            **COMMON,
+            400: "Neither `response` nor `notes`, notes too long, or an invalid body",
+            404: "No such prediction for this key's tenant",
+            413: "The body is over the inline limit",
+        },
+    ),
+    ("get", "/v1/feedback/{request_id}"): Operation(
+        "The feedback stored on a prediction, newest first; page with `offset`, `limit`.",
+        {
+            **COMMON,
+            400: "`offset` or `limit` out of range",
+            404: "No such prediction for this key's tenant",
+        },
+    ),
 }
 
 

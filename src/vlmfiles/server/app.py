@@ -17,6 +17,7 @@ from .malloc import return_large_buffers_to_the_os
 from .metadata.migrate import current_revision, head_revision
 from .metadata.store import open_metadata_store
 from .middleware import ApiMiddleware
+from .predictions.feedback import router as feedback_router
 from .predictions.lifecycle import close_predictions, open_predictions
 from .predictions.routes import router as predictions_router
 from .redact import install as redact_log_records
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     install_api_docs(app, settings)
     app.include_router(predictions_router)
+    app.include_router(feedback_router)
     app.state.recent_keys = RecentKeys(ttl=settings.recent_keys_seconds)  # one per process
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,6 +1,7 @@
 """Response models of the vlmfiles API."""
 
 from ._datetime import UTCDateTime
+from .feedback import FeedbackItem, FeedbackList, FeedbackSubmitted
 from .file_response import FilePurpose, FileResponse
 from .prediction import CreditUsage, Prediction, PredictionStatus
 from .presigned_url import PresignedUrlResponse
@@ -8,6 +9,9 @@ from .response_data import ResponseData
 
 __all__ = [
     "CreditUsage",
+    "FeedbackItem",
+    "FeedbackList",
+    "FeedbackSubmitted",
     "FilePurpose",
     "FileResponse",
     "Prediction",

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .feedback import FeedbackSubmit
 from .routes import FileGenerate, ImageGenerate, SchemaRequest
 
 
@@ -82,3 +83,16 @@ def prediction_bodies(schema: dict[str, Any]) -> None:
     paths["/v1/hub/info"]["get"]["responses"]["200"] = _json(_obj({"version": STR}))
     hub = _obj({"domain": STR, "description": NULLABLE_STR, "tags": array})
     paths["/v1/hub/domains"]["get"]["responses"]["200"] = _json({**array, "items": hub})
+    _feedback(paths)
+
+
+def _feedback(paths: dict[str, Any]) -> None:
+    submit = paths["/v1/feedback/submit"]["post"]
+    body = {"schema": FeedbackSubmit.model_json_schema()}
+    submit["requestBody"] = {"required": True, "content": {"application/json": body}}
+    created = _obj({"id": STR, "request_id": STR, "created_at": TIME})
+    submit["responses"].pop("200", None)
+    submit["responses"]["201"] = _json(created, "Stored")
+    item = _obj({"id": STR, "created_at": TIME, "response": {}, "notes": NULLABLE_STR})
+    listing = _obj({"request_id": STR, "items": {"type": "array", "items": item}})
+    paths["/v1/feedback/{request_id}"]["get"]["responses"]["200"] = _json(listing)
