@@ -1,5 +1,5 @@
-"""Video frame sampling on real videos written here with PyAV: each second a different solid
-colour, so a sampled frame's colour says which second it came from."""
+"""Video frame sampling on real videos written with PyAV (tests/support/videos.py): each
+second a different solid colour, so a sampled frame's colour says which second it came from."""
 
 from __future__ import annotations
 
@@ -14,35 +14,11 @@ import av
 import pytest
 from PIL import Image
 
+from tests.support.videos import COLOURS, CONTAINERS, make_video
 from vlmfiles.server.engines import InputRejected, JobTimeout
 from vlmfiles.server.engines.video import MAX_SIDE, Frame, sample_frames
 
 from .conftest import limits
-
-COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
-FPS = 10
-
-
-def make_video(
-    path: Path,
-    *,
-    seconds: int = 3,
-    size: tuple[int, int] = (64, 48),
-    fmt: str = "mp4",
-    codec: str = "mpeg4",
-) -> Path:
-    """``seconds`` seconds at FPS frames a second; second n is COLOURS[n] all over."""
-    with av.open(str(path), "w", format=fmt) as out:
-        stream = out.add_stream(codec, rate=FPS)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for i in range(seconds * FPS):
-            image = Image.new("RGB", size, COLOURS[i // FPS % len(COLOURS)])
-            for packet in stream.encode(av.VideoFrame.from_image(image)):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 def colour(frame: Frame) -> tuple[int, int, int]:
@@ -105,16 +81,7 @@ def test_a_segment_longer_than_the_video_is_the_whole_video(video: Path) -> None
     assert [colour(f) for f in frames] == COLOURS[:3]
 
 
-@pytest.mark.parametrize(
-    ("fmt", "codec", "suffix"),
-    [
-        ("mp4", "libx264", "mp4"),
-        ("mov", "mpeg4", "mov"),
-        ("webm", "libvpx", "webm"),
-        ("matroska", "mpeg4", "mkv"),
-        ("avi", "mpeg4", "avi"),
-    ],
-)
+@pytest.mark.parametrize(("fmt", "codec", "suffix"), [c[:3] for c in CONTAINERS])
 def test_common_containers(tmp_path: Path, fmt: str, codec: str, suffix: str) -> None:
     path = make_video(tmp_path / f"v.{suffix}", fmt=fmt, codec=codec)
     assert [colour(f) for f in sample(path, 1.0, 1)] == COLOURS[:3]
