@@ -119,9 +119,15 @@ def test_the_deadline_stops_sampling(video: Path) -> None:
         (-1.0, 1, "video_segment_duration"),
         (float("nan"), 1, "video_segment_duration"),
         (1.0, 0, "video_frames_per_segment"),
+        (float("inf"), 1, "video_segment_duration"),
+        ("2", 1, "video_segment_duration"),
+        (True, 1, "video_segment_duration"),
+        (1.0, 1.5, "video_frames_per_segment"),
+        (1.0, "2", "video_frames_per_segment"),
+        (1.0, True, "video_frames_per_segment"),
     ],
 )
-def test_nonsense_config_is_refused(video: Path, segment: float, per: int, field: str) -> None:
+def test_nonsense_config_is_refused(video: Path, segment: Any, per: Any, field: str) -> None:
     with pytest.raises(InputRejected, match=field):
         sample(video, segment, per)
 
@@ -200,3 +206,7 @@ def test_an_absurd_header_duration_is_bounded(
     # One frame from the middle of "forever": the seek lands near the real end and stops.
     frames = sample(forever, None, 1)
     assert len(frames) == 1
+
+
+def test_a_whole_number_of_seconds_is_a_segment_length(video: Path) -> None:
+    assert [colour(f) for f in sample(video, 1, 1)] == COLOURS[:3]

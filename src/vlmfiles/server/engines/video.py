@@ -51,14 +51,18 @@ def sample_frames(
 ) -> list[Frame]:
     """The sampled frames of the video at ``path``, in time order."""
     per_segment = 1 if frames_per_segment is None else frames_per_segment
-    if per_segment < 1:
+    # The values come from a request's JSON: a string or a bool is a user's mistake, not a bug.
+    if type(per_segment) is not int or per_segment < 1:
         raise InputRejected(
-            f"config.video_frames_per_segment must be at least 1; it is {per_segment}."
+            f"config.video_frames_per_segment must be a whole number, at least 1; "
+            f"it is {per_segment!r}."
         )
-    if segment_seconds is not None and not (segment_seconds > 0 and math.isfinite(segment_seconds)):
+    if segment_seconds is not None and not (
+        type(segment_seconds) in (int, float) and 0 < segment_seconds < math.inf
+    ):
         raise InputRejected(
             "config.video_segment_duration must be a positive number of seconds; "
-            f"it is {segment_seconds}."
+            f"it is {segment_seconds!r}."
         )
     try:
         container = av.open(str(path), mode="r", metadata_errors="ignore")
