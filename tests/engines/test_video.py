@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import time
 from pathlib import Path
@@ -160,6 +161,25 @@ def test_a_truncated_video_is_refused_naming_it(tmp_path: Path, video: Path) -> 
         sample(path, 1.0, 1)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "suffix", "keep", "says"),
+    [
+        ("matroska", "mkv", 0.6, r"frames end at \d\.\d s, before the 2\.5 s its header promises"),
+        ("matroska", "mkv", 0.4, r"could not be decoded near|frames end at"),
+        ("avi", "avi", 0.4, r"not a video this server can read"),
+    ],
+)
+def test_a_stream_cut_short_of_its_header_is_refused(
+    tmp_path: Path, fmt: str, suffix: str, keep: float, says: str
+) -> None:
+    path = make_video(tmp_path / f"whole.{suffix}", fmt=fmt)
+    cut = tmp_path / f"cut.{suffix}"
+    cut.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
+    with pytest.raises(InputRejected, match=f"cut.{suffix}") as exc:
+        sample(cut, 1.0, 1)
+    assert re.search(says, str(exc.value))
+
+
 def test_an_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
     path = tmp_path / "tone.wav"
     with av.open(str(path), "w", format="wav") as out:
@@ -203,9 +223,9 @@ def test_an_absurd_header_duration_is_bounded(
     forever.write_bytes(patch(path.read_bytes()))
     with pytest.raises(InputRejected, match="limit is 100"):
         sample(forever, 1.0, 1)
-    # One frame from the middle of "forever": the seek lands near the real end and stops.
-    frames = sample(forever, None, 1)
-    assert len(frames) == 1
+    # One frame from the middle of "forever": the seek lands at the real end, which says so.
+    with pytest.raises(InputRejected, match=r"frames end at 2\.9 s, before the"):
+        sample(forever, None, 1)
 
 
 def test_a_whole_number_of_seconds_is_a_segment_length(video: Path) -> None:

@@ -28,8 +28,6 @@ __all__ = ["MAX_SIDE", "Frame", "sample_frames"]
 
 MAX_SIDE = 1024  # longest side of a sampled frame: what vision models resize to anyway
 JPEG_QUALITY = 85
-# A seek lands on a keyframe; decoding forward past this many frames means the index lies.
-_MAX_DECODE_AFTER_SEEK = 1000
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,10 @@ def sample_frames(
     try:
         container = av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, ValueError, OSError) as exc:
-        raise InputRejected(f"{name} is not a readable video: {_reason(exc)}.") from exc
+        raise InputRejected(
+            f"{name} is not a video this server can read (FFmpeg: {_reason(exc)}); "
+            "send an MP4, MOV, WebM, MKV or AVI file."
+        ) from exc
     with container:
         if not container.streams.video:
             hint = "" if container.streams else " (a truncated MP4 loses its index and looks so)"
@@ -143,8 +144,8 @@ def _frame_at(
     target = int(seconds / stream.time_base) + (stream.start_time or 0)
     try:
         container.seek(target, stream=stream, backward=True, any_frame=False)
-        chosen = None
-        for decoded, frame in enumerate(container.decode(stream)):
+        chosen, ended = None, False
+        for frame in container.decode(stream):
             if time.monotonic() > limits.deadline:
                 raise JobTimeout(f"The job ran past its deadline while sampling {name}.")
             if frame.width * frame.height > limits.max_pixels:
@@ -155,14 +156,25 @@ def _frame_at(
             if chosen is not None and frame.pts is not None and frame.pts > target:
                 break
             chosen = frame
-            # A keyframe far before the target (a lying index) costs a bounded decode.
-            if frame.pts == target or decoded >= _MAX_DECODE_AFTER_SEEK:
+            if frame.pts == target:
                 break
+        else:
+            ended = True
     except av.FFmpegError as exc:
-        raise InputRejected(f"{name} could not be decoded: {_reason(exc)}.") from exc
+        raise InputRejected(
+            f"{name} could not be decoded near {seconds:.1f} s (FFmpeg: {_reason(exc)}); "
+            "it may be truncated or damaged."
+        ) from exc
     if chosen is None:
         raise InputRejected(
             f"{name} has no decodable frame near {seconds:.2f} s; it may be truncated."
+        )
+    at = float(chosen.time) - _start(stream) if chosen.time is not None else seconds
+    # Frames stop well before the time the header promised: truncated, or a lying header.
+    if ended and seconds - at > max(1.0, 2 / float(stream.average_rate or 1)):
+        raise InputRejected(
+            f"{name}'s frames end at {at:.1f} s, before the {seconds:.1f} s its header "
+            "promises; it may be truncated."
         )
     scale = min(1.0, MAX_SIDE / max(chosen.width, chosen.height))
     width, height = max(1, round(chosen.width * scale)), max(1, round(chosen.height * scale))
@@ -171,9 +183,13 @@ def _frame_at(
     image = small.to_image()  # type: ignore[no-untyped-call]  # PyAV leaves it unannotated
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=JPEG_QUALITY)
-    at = float(chosen.time) if chosen.time is not None else seconds
-    start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
-    return Frame(jpeg=out.getvalue(), seconds=at - start, width=width, height=height)
+    return Frame(jpeg=out.getvalue(), seconds=at, width=width, height=height)
+
+
+def _start(stream: VideoStream) -> float:
+    if stream.start_time and stream.time_base is not None:
+        return float(stream.start_time * stream.time_base)
+    return 0.0
 
 
 def _reason(exc: BaseException) -> str:
