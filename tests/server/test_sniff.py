@@ -9,7 +9,8 @@ import zipfile
 import filetype
 import pytest
 
-from vlmfiles.server.sniff import detect
+from tests.support.videos import CONTAINERS, make_video
+from vlmfiles.server.sniff import SNIFF_BYTES, detect
 
 
 def _zip(entries: list[tuple[str, bytes]], stored_first: bool = False) -> bytes:
@@ -69,3 +70,11 @@ def test_office_documents_are_still_recognised():
 )
 def test_text_is_told_apart(head, mime):
     assert detect(head) == mime
+
+
+@pytest.mark.parametrize(("fmt", "codec", "suffix", "media_type"), CONTAINERS)
+def test_common_videos_are_video_types(tmp_path, fmt, codec, suffix, media_type):
+    """The prediction pipeline hands engines this type (predictions/fetch.py sniffs the head)."""
+    path = make_video(tmp_path / f"clip.{suffix}", seconds=1, fmt=fmt, codec=codec)
+    with path.open("rb") as f:
+        assert detect(f.read(SNIFF_BYTES)) == media_type
