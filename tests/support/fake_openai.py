@@ -66,15 +66,16 @@ class FakeOpenAI:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
+    _stopping: bool = False
 
     # Scripting ----------------------------------------------------------------------
 
     def reply(self, obj: Any, *, delay: float = 0.0, usage: dict[str, int] | None = None) -> None:
         self._push(Reply(json.dumps(obj), delay=delay, usage=usage))
 
-    def reply_text(self, text: str) -> None:
+    def reply_text(self, text: str, *, usage: dict[str, int] | None = None) -> None:
         """A 200 whose content is ``text`` as it stands (malformed JSON, say)."""
-        self._push(Reply(text))
+        self._push(Reply(text, usage=usage))
 
     def reply_error(self, status: int, message: str, *, retry_after: float | None = None) -> None:
         self._push(Reply(status=status, message=message, retry_after=retry_after))
@@ -123,6 +124,7 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        self._stopping = True
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -134,16 +136,24 @@ class FakeOpenAI:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    async def _sleep(self, seconds: float) -> None:
+        """A delay that ends early when the server stops, so a hang does not hold it up."""
+        end = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < end:
+            await asyncio.sleep(min(0.05, end - time.monotonic()))
+
     async def _handle(self, request: Request) -> Response:
-        auth = request.headers.get("authorization", "")
-        if auth != f"Bearer {self.api_key}":
-            return _error(401, "Incorrect API key provided.", "invalid_api_key", None)
         try:
             body = json.loads(await request.body())
         except ValueError:
-            return _error(400, "We could not parse the JSON body of your request.", None, None)
+            body = None
         with self._lock:
             self.requests.append(body)
+        auth = request.headers.get("authorization", "")
+        if auth != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_api_key", None)
+        if body is None:
+            return _error(400, "We could not parse the JSON body of your request.", None, None)
         if not isinstance(body, dict):
             return _error(400, "The body must be a JSON object.", None, None)
         if body.get("model") != self.model:
@@ -160,12 +170,12 @@ class FakeOpenAI:
             return _error(400, problem[1], None, problem[0])
         reply = self._pop()
         if self.latency:
-            await asyncio.sleep(self.latency)
+            await self._sleep(self.latency)
         if reply is None:
             schema = body["response_format"]["json_schema"]["schema"]
             reply = Reply(json.dumps(minimal_instance(schema, schema)))
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            await self._sleep(reply.delay)
         if reply.status != 200:
             headers = {}
             if reply.retry_after is not None:

@@ -53,6 +53,9 @@ class VlmEngine:
         )
         return cls(client)
 
+    def close(self) -> None:
+        self.client.close()
+
     def domains(self) -> Mapping[str, str]:
         from ...predictions.schemas import hub_domains
 
