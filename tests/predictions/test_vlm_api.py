@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,46 +13,15 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import STACKS
-from tests.predictions.conftest import pred_env, start_stack, wait_final
+from tests.predictions.conftest import wait_final
+from tests.support import vlm
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.server import ServerProcess
+from tests.support.vlm import JOB_RETRIES, VLM_ATTEMPTS
 
-VLM_ATTEMPTS = 2
-JOB_RETRIES = 1
-ROUTES = {"document.markdown": "offline"}
+fake = vlm.fake  # the fixtures, shared with tests/compat
+vlm_server = vlm.vlm_server
 INVOICE = {"invoice_id": "INV-42", "total_amount": 99.5, "currency": "USD"}
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as f:
-        yield f
-
-
-@pytest.fixture(scope="module", params=STACKS)
-def vlm_server(request: Any, tmp_path_factory: Any, fake: FakeOpenAI) -> Iterator[ServerProcess]:
-    env = pred_env(
-        VLMFILES_ENGINE_ROUTES=json.dumps(ROUTES),
-        VLMFILES_VLM_MAX_ATTEMPTS=str(VLM_ATTEMPTS),
-        VLMFILES_JOB_MAX_RETRIES=str(JOB_RETRIES),
-    )
-    flags = ["--vlm-base-url", fake.base_url, "--vlm-model", fake.model]
-    if request.param == "embedded":  # the flags, as an operator would start it
-        srv = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("vlm-embedded") / "data",
-            env={**env, "VLMFILES_VLM_API_KEY": fake.api_key},
-        )
-        srv.start(*flags)
-        yield srv
-        srv.stop()
-        return
-    env.update(
-        VLMFILES_VLM_BASE_URL=fake.base_url,
-        VLMFILES_VLM_MODEL=fake.model,
-        VLMFILES_VLM_API_KEY=fake.api_key,
-    )
-    yield from start_stack(request, tmp_path_factory, "vlm", env)
 
 
 @pytest.fixture
