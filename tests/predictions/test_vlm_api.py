@@ -131,3 +131,11 @@ def test_endpoint_down_is_retried_by_the_queue_then_fails_clearly(vapi, fake):
     assert f"{fake.base_url}/chat/completions" in message and "503" in message
     assert fake.api_key not in message
     assert len(fake.requests) == tries
+
+
+def test_the_model_is_named_at_start_and_its_key_never_logged(vlm_server, fake, vapi):
+    fake.reply(INVOICE)
+    generate(vapi, "document.invoice")
+    log = vlm_server.log()
+    assert f"model:       {fake.model} at {fake.base_url}" in log
+    assert fake.api_key not in log

@@ -74,12 +74,13 @@ class VlmEngine:
         config: Mapping[str, Any],
         limits: Limits,
     ) -> EngineResult:
+        from ...errors import BadRequest
         from ...predictions.schemas import schema_for
 
         config = dict(config) if isinstance(config, Mapping) else {}
         try:
             schema = schema_for(domain, config)
-        except Exception as exc:  # a BadRequest from check_json_schema
+        except BadRequest as exc:  # the API checked it at submit; a stored job may predate that
             raise InputRejected(str(exc)) from None
         if schema is None:
             raise InputRejected(
