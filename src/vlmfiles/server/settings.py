@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -246,6 +246,18 @@ class Settings(BaseSettings):
         "connection waiting, not one per turn of the loop: a burst of new clients is "
         "answered at once. false: uvicorn's own choice of loop.",
     )
+
+    @model_validator(mode="after")
+    def _model_named(self) -> Settings:
+        if self.vlm_base_url and not self.vlm_model:
+            raise ValueError(
+                "vlm_base_url is set but vlm_model is not: name the model the endpoint "
+                "serves (--vlm-model / VLMFILES_VLM_MODEL)"
+            )
+        for pattern, name in self.engine_routes.items():
+            if not pattern or not name:
+                raise ValueError(f"engine_routes has an empty key or engine: {pattern!r}")
+        return self
 
     @classmethod
     def settings_customise_sources(

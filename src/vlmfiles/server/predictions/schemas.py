@@ -104,6 +104,8 @@ def check_json_schema(given: Any) -> dict[str, Any]:
         )
     try:
         jsonschema.validators.validator_for(given).check_schema(given)
+    except RecursionError:
+        raise BadRequest("config.json_schema is nested too deeply to check.") from None
     except jsonschema.SchemaError as exc:
         raise BadRequest(
             f"config.json_schema is not a valid JSON Schema: {exc.message} "
