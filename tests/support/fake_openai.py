@@ -67,6 +67,8 @@ class FakeOpenAI:
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     _stopping: bool = False
+    in_flight: int = 0  # requests being answered now
+    peak_in_flight: int = 0  # the most at once since the last reset()
 
     # Scripting ----------------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class FakeOpenAI:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.peak_in_flight = 0
 
     # Serving ------------------------------------------------------------------------
 
@@ -143,6 +146,14 @@ class FakeOpenAI:
             await asyncio.sleep(min(0.05, end - time.monotonic()))
 
     async def _handle(self, request: Request) -> Response:
+        self.in_flight += 1  # one event loop: no lock needed
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: Request) -> Response:
         try:
             body = json.loads(await request.body())
         except ValueError:

@@ -205,7 +205,7 @@ class Settings(BaseSettings):
         description="Which engine serves a domain, by name (`offline`, `vlm`): keys are "
         'domains or `prefix.*` patterns, e.g. {"document.markdown": "offline", '
         '"document.*": "vlm"} (in the environment, a JSON object). An exact domain wins over '
-        "a pattern, the longest pattern over shorter ones; unrouted domains go to the model "
+        "a pattern, the longest pattern over shorter ones (`*` matches every domain); unrouted domains go to the model "
         "engine when `vlm_base_url` is set, else to the first engine that serves them.",
     )
     sync_wait_seconds: float = Field(

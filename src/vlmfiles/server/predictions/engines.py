@@ -2,7 +2,7 @@
 the model engine when ``vlm_base_url`` is set, and ``engine_routes`` between them.
 
 Precedence for a domain: a route naming it exactly, then the longest ``prefix.*`` route
-that matches, then the model engine (when configured and it serves the domain), then the
+that matches (``*`` matches every domain), then the model engine (when configured and it serves the domain), then the
 first engine in ``prediction_engines`` that serves it. A request with ``config.json_schema``
 goes to the model engine whatever the routes say: only a model can follow a schema it was
 handed.
@@ -32,7 +32,7 @@ def _route_for(domain: str, routes: Mapping[str, str]) -> str | None:
         return routes[domain]
     best: tuple[int, str] | None = None
     for pattern, name in routes.items():
-        if pattern.endswith(".*") and domain.startswith(pattern[:-1]):
+        if pattern == "*" or (pattern.endswith(".*") and domain.startswith(pattern[:-1])):
             if best is None or len(pattern) > best[0]:
                 best = (len(pattern), name)
     return best[1] if best else None
