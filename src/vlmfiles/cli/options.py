@@ -75,3 +75,19 @@ CreateDataDir = Annotated[
         "another current directory does not silently make a second one).",
     ),
 ]
+VlmBaseUrl = Annotated[
+    str | None,
+    setting(
+        "--vlm-base-url",
+        help="An OpenAI-compatible endpoint (vLLM, Ollama, LM Studio, OpenAI), "
+        "e.g. http://127.0.0.1:8001/v1: adds the model engine (docs/engines.md).",
+        default="none: the offline engine only",
+    ),
+]
+VlmModel = Annotated[
+    str | None, setting("--vlm-model", help="The model name sent to --vlm-base-url.")
+]
+VlmApiKey = Annotated[
+    str | None,
+    setting("--vlm-api-key", help="Bearer key for --vlm-base-url (never printed)."),
+]

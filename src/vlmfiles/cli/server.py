@@ -17,6 +17,9 @@ from .options import (
     DatabaseUrl,
     DataDir,
     StorageUrl,
+    VlmApiKey,
+    VlmBaseUrl,
+    VlmModel,
     setting,
 )
 
@@ -189,6 +192,9 @@ def serve(
             help="Let prediction input URLs reach loopback/private addresses.",
         ),
     ] = None,
+    vlm_base_url: VlmBaseUrl = None,
+    vlm_model: VlmModel = None,
+    vlm_api_key: VlmApiKey = None,
     config: ConfigFile = None,
 ) -> None:
     """Run the Files API server (embedded SQLite + local disk unless told otherwise)."""
@@ -202,6 +208,9 @@ def serve(
         workers=workers,
         max_file_size=max_file_size,
         allow_private_urls=allow_private_urls,
+        vlm_base_url=vlm_base_url,
+        vlm_model=vlm_model,
+        vlm_api_key=vlm_api_key,
     )
     settings = _settings(config, **flags)
     # Workers rebuild the settings from the environment: hand the flags down that way.

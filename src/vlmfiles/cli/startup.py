@@ -7,6 +7,7 @@ import ipaddress
 import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
@@ -54,6 +55,12 @@ def start_lines(settings: Any, default_dir: Path, new_key: str | None) -> list[s
         lines.append(f"  blob store:  {settings.storage_url}")
     lines.append(f"  signed URLs: {public}/v1/files/...  (set with --public-url)")
     lines.append(f"  API keys:    {key_command(settings, default_dir)}  prints a new one")
+    if getattr(settings, "vlm_base_url", None):
+        # The endpoint's URL and model only: the key (vlm_api_key) is never printed.
+        url = urlsplit(settings.vlm_base_url)
+        if url.password:
+            url = url._replace(netloc=url.netloc.replace(f":{url.password}@", ":***@"))
+        lines.append(f"  model:       {settings.vlm_model} at {url.geturl()}")
     if new_key is not None:
         lines += [
             "",

@@ -9,7 +9,17 @@ from typing import Annotated, Any
 
 import typer
 
-from .options import SETTINGS_EPILOG, ConfigFile, DatabaseUrl, DataDir, StorageUrl, setting
+from .options import (
+    SETTINGS_EPILOG,
+    ConfigFile,
+    DatabaseUrl,
+    DataDir,
+    StorageUrl,
+    VlmApiKey,
+    VlmBaseUrl,
+    VlmModel,
+    setting,
+)
 from .server import _settings
 
 worker_app = typer.Typer(add_completion=False)
@@ -39,6 +49,9 @@ def worker(
             help="Fetch input URLs on loopback/private addresses too.",
         ),
     ] = None,
+    vlm_base_url: VlmBaseUrl = None,
+    vlm_model: VlmModel = None,
+    vlm_api_key: VlmApiKey = None,
     config: ConfigFile = None,
 ) -> None:
     """Run prediction jobs from the broker until stopped (SIGTERM or Ctrl-C)."""
@@ -50,6 +63,9 @@ def worker(
         database_url=database_url,
         storage_url=storage_url,
         allow_private_urls=allow_private_urls,
+        vlm_base_url=vlm_base_url,
+        vlm_model=vlm_model,
+        vlm_api_key=vlm_api_key,
     )
     if not settings.queue_url:
         typer.echo(

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -170,6 +170,44 @@ class Settings(BaseSettings):
         description="Engines, as `module:Class` (in the environment, a JSON list); the first "
         "that serves a domain runs it.",
     )
+    vlm_base_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible endpoint (vLLM, Ollama, LM Studio, OpenAI), e.g. "
+        "http://127.0.0.1:8001/v1; when set, the model engine serves every hub domain, "
+        "custom domains with config.json_schema, and the rest as `engine_routes` says.",
+    )
+    vlm_model: str | None = Field(
+        None, description="The model name sent to `vlm_base_url` (required with it)."
+    )
+    vlm_api_key: SecretStr | None = Field(
+        None,
+        description="Bearer key for `vlm_base_url`; never logged or printed. "
+        "Default: no Authorization header.",
+    )
+    vlm_max_concurrency: int = Field(
+        4, ge=1, description="Requests in flight to `vlm_base_url` at once, per process."
+    )
+    vlm_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="Time limit of one request to `vlm_base_url` (the job's own time limit "
+        "bounds it too).",
+    )
+    vlm_max_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Tries of one request to `vlm_base_url` on 429, 5xx, a timeout or a "
+        "refused connection, with backoff, before the job goes back to the queue.",
+    )
+    engine_routes: dict[str, str] = Field(
+        {},
+        description="Which engine serves a domain, by name (`offline`, `vlm`): keys are "
+        'domains or `prefix.*` patterns, e.g. {"document.markdown": "offline", '
+        '"document.*": "vlm"} (in the environment, a JSON object). An exact domain wins over '
+        "a pattern, the longest pattern over shorter ones (`*` matches every domain); unrouted domains go to the model "
+        "engine when `vlm_base_url` is set, else to the first engine that serves them.",
+    )
     sync_wait_seconds: float = Field(
         100.0,
         ge=0,
@@ -208,6 +246,18 @@ class Settings(BaseSettings):
         "connection waiting, not one per turn of the loop: a burst of new clients is "
         "answered at once. false: uvicorn's own choice of loop.",
     )
+
+    @model_validator(mode="after")
+    def _model_named(self) -> Settings:
+        if self.vlm_base_url and not self.vlm_model:
+            raise ValueError(
+                "vlm_base_url is set but vlm_model is not: name the model the endpoint "
+                "serves (--vlm-model / VLMFILES_VLM_MODEL)"
+            )
+        for pattern, name in self.engine_routes.items():
+            if not pattern or not name:
+                raise ValueError(f"engine_routes has an empty key or engine: {pattern!r}")
+        return self
 
     @classmethod
     def settings_customise_sources(

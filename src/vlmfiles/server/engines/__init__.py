@@ -1,6 +1,15 @@
 """Engines: what turns input files into a prediction's response (see ``base.py``)."""
 
-from .base import Engine, EngineError, EngineInput, EngineResult, InputRejected, JobTimeout, Limits
+from .base import (
+    Engine,
+    EngineError,
+    EngineInput,
+    EngineResult,
+    InputRejected,
+    JobTimeout,
+    Limits,
+    ModelUnavailable,
+)
 from .offline import OfflineEngine
 
 __all__ = [
@@ -11,5 +20,6 @@ __all__ = [
     "InputRejected",
     "JobTimeout",
     "Limits",
+    "ModelUnavailable",
     "OfflineEngine",
 ]

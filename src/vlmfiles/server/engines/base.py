@@ -10,6 +10,8 @@ Exceptions, all carrying a message a user can act on::
     ├── InputRejected      the input cannot be processed: encrypted or malformed PDF, too many
     │                      pages or pixels, a format the domain does not take
     └── JobTimeout         the job passed its deadline (``Limits.deadline``)
+    ModelUnavailable       a model endpoint is down, overloaded or slow: transient, the
+                           runner hands the job back to the broker to retry
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class JobTimeout(EngineError):
     """The job ran past ``Limits.deadline``."""
 
 
+class ModelUnavailable(Exception):
+    """The model endpoint did not answer usably (429, 5xx, timeout); a later try may."""
+
+
 @dataclass(frozen=True)
 class EngineInput:
     path: Path  # a local file the engine may read; the pipeline removes it afterwards
@@ -52,6 +58,7 @@ class EngineResult:
     elements: int  # pages or images processed (usage.elements_processed)
     element_type: Literal["page", "image"]
     engine: str  # which engine produced it, e.g. "offline/tesseract" (shown on the prediction)
+    tokens: Mapping[str, int] | None = None  # prompt/completion/total_tokens a model reported
 
 
 class Engine(Protocol):

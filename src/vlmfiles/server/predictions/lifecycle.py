@@ -19,7 +19,7 @@ async def open_predictions(service: FileService) -> PredictionService:
     """Embedded (no queue URL): the worker threads start here, and the jobs the database
     says are unfinished are sent again (the in-memory broker lost them with the last run)."""
     settings = service.settings
-    engines = await anyio.to_thread.run_sync(EngineSet.from_specs, settings.prediction_engines)
+    engines = await anyio.to_thread.run_sync(EngineSet.from_settings, settings)
     queue = Queue(settings, engines)
     # The file store's engine and pool: a server process keeps to database_pool_size.
     store = PredictionStore(service.store.engine)

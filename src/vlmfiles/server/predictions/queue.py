@@ -55,7 +55,7 @@ async def open_context(settings: Settings, engines: EngineSet | None = None) -> 
             timeout=settings.url_fetch_timeout_seconds,
             allow_private=settings.allow_private_urls,
         ),
-        engines=engines or EngineSet.from_specs(settings.prediction_engines),
+        engines=engines or EngineSet.from_settings(settings),
     )
 
 

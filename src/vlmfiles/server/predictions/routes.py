@@ -87,7 +87,7 @@ async def _submit(
     svc = _predictions(request)
     row = await svc.submit(
         tenant,
-        svc.check_domain(body.domain, route),
+        svc.check_domain(body.domain, route, body.config),
         inputs,
         model=body.model,
         batch=body.batch,
@@ -102,7 +102,7 @@ async def _submit(
 async def image_generate(request: Request, tenant: Tenant) -> JSONResponse:
     body = await _body(request, ImageGenerate)
     svc = _predictions(request)
-    svc.check_domain(body.domain, "image")
+    svc.check_domain(body.domain, "image", body.config)
     if bool(body.images) == bool(body.urls):
         raise BadRequest("Send exactly one of 'images' (base64 data URLs) or 'urls', non-empty.")
     items = body.images or body.urls or []
@@ -113,7 +113,7 @@ async def image_generate(request: Request, tenant: Tenant) -> JSONResponse:
 async def _file_generate(request: Request, tenant: str, route: str) -> JSONResponse:
     body = await _body(request, FileGenerate)
     svc = _predictions(request)
-    svc.check_domain(body.domain, route)
+    svc.check_domain(body.domain, route, body.config)
     if bool(body.file_id) == bool(body.url):
         raise BadRequest("Send exactly one of 'file_id' (from POST /v1/files) or 'url'.")
     if body.file_id:

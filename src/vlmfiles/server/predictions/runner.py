@@ -5,7 +5,7 @@ Outcomes:
 - ``EngineError`` (a refused input, a deleted file, a private URL...): ``failed`` with the
   reason, at once;
 - past ``job_time_limit_seconds``: ``failed`` ("ran past its time limit");
-- a transient fault (network, 5xx, the database or blob store): raised, so the broker
+- a transient fault (network, 5xx, the database or blob store, a model endpoint down): raised, so the broker
   retries with backoff; the last attempt ``failed`` with the reason instead;
 - any other exception (an engine bug): ``failed`` with its type and message.
 
@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import sqlalchemy.exc
 
-from ..engines.base import EngineError, EngineResult, JobTimeout, Limits
+from ..engines.base import EngineError, EngineResult, JobTimeout, Limits, ModelUnavailable
 from ..settings import Settings
 from .engines import EngineSet
 from .fetch import Fetcher, TransientInputError
@@ -34,7 +34,12 @@ from .store import PredictionStore
 
 log = logging.getLogger("vlmfiles.predictions")
 
-TRANSIENT = (TransientInputError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+TRANSIENT = (
+    TransientInputError,
+    ModelUnavailable,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+)
 
 
 @dataclass
@@ -93,6 +98,7 @@ class JobContext:
                 "credits_used": 0,
                 "steps": 1,
                 "duration_seconds": int(time.monotonic() - started),
+                **(result.tokens or {}),
             }
             won = await self.store.finish(
                 pred_id,
@@ -105,7 +111,7 @@ class JobContext:
                 log.info("prediction %s was completed by another delivery", pred_id)
 
     async def _run(self, job: Any, deadline: float) -> EngineResult:
-        engine = self.engines.for_domain(job["domain"])
+        engine = self.engines.for_domain(job["domain"], job["config"])
         if engine is None:
             raise EngineError(
                 f"no engine of this worker serves {job['domain']!r}; it serves "

@@ -94,6 +94,33 @@ def json_schema_for(domain: str) -> dict[str, Any] | None:
     return schema
 
 
+def check_json_schema(given: Any) -> dict[str, Any]:
+    """``config.json_schema`` as a JSON Schema object, or a 400 saying what is wrong."""
+    import jsonschema
+
+    if not isinstance(given, dict):
+        raise BadRequest(
+            f"config.json_schema must be a JSON Schema object, got {type(given).__name__}."
+        )
+    try:
+        jsonschema.validators.validator_for(given).check_schema(given)
+    except RecursionError:
+        raise BadRequest("config.json_schema is nested too deeply to check.") from None
+    except jsonschema.SchemaError as exc:
+        raise BadRequest(
+            f"config.json_schema is not a valid JSON Schema: {exc.message} "
+            f"(at {'/'.join(map(str, exc.path)) or 'the top'})."
+        ) from None
+    return given
+
+
+def schema_for(domain: str, config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The one schema a prediction is held to and ``/v1/schema`` answers: the request's
+    ``config.json_schema`` when given, else the domain's."""
+    given = (config or {}).get("json_schema")
+    return check_json_schema(given) if given is not None else json_schema_for(domain)
+
+
 def schema_response(
     domain: str,
     served: dict[str, str],
@@ -101,8 +128,7 @@ def schema_response(
     gql_stmt: str | None = None,
 ) -> dict[str, Any]:
     """The five fields the SDK's ``SchemaResponse`` requires (and ``description``)."""
-    given = (config or {}).get("json_schema")
-    schema = given if isinstance(given, dict) else json_schema_for(domain)
+    schema = schema_for(domain, config)
     if schema is None:
         known = sorted(set(served) | set(_registry().list_schemas()))
         raise BadRequest(f"Unknown domain {domain!r}: schemas exist for {', '.join(known)}.")

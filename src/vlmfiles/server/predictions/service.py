@@ -14,6 +14,7 @@ from ..service import FileService
 from .engines import EngineSet
 from .inputs import Input, check_outside_url, data_input, own_file_id
 from .queue import Queue
+from .schemas import check_json_schema
 from .store import FINAL, PredictionStore, new_prediction_id, now_us
 
 POLL_FIRST = 0.02
@@ -41,18 +42,37 @@ class PredictionService:
         if event is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(event.set)
 
-    def check_domain(self, domain: str | None, route: str) -> str:
+    def check_domain(
+        self, domain: str | None, route: str, config: dict[str, Any] | None = None
+    ) -> str:
         """Images and documents go to any served domain (an invoice may be a photo);
-        audio and video only to a domain of their own kind."""
+        audio and video only to a domain of their own kind. Any other domain name goes to
+        the model engine with the schema the request gives (``config.json_schema``)."""
+        given = (config or {}).get("json_schema") if isinstance(config, dict) else None
+        if given is not None:
+            check_json_schema(given)
         allowed = sorted(self.engines.domains)
         if route not in ("image", "document"):
             allowed = [d for d in allowed if d.split(".")[0] == route]
+        if domain and domain not in allowed and given is not None:
+            if self.engines.model is not None:
+                return domain
+            raise BadRequest(
+                f"Unknown domain {domain!r}: a custom domain with config.json_schema needs the "
+                "model engine, and this server has none (start it with --vlm-base-url); it "
+                f"serves {self.engines.listing()}."
+            )
         if not domain or domain not in allowed:
             what = f"Unknown domain {domain!r}" if domain else "A domain is required"
+            custom = (
+                " Any other name is accepted with a JSON schema in config.json_schema."
+                if self.engines.model is not None
+                else ""
+            )
             raise BadRequest(
                 f"{what} for {route}/generate: this server serves "
                 f"{', '.join(allowed) or 'no ' + route + ' domain'} there (all its domains: "
-                f"{self.engines.listing()})."
+                f"{self.engines.listing()}).{custom}"
             )
         return domain
 
