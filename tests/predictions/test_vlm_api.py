@@ -139,3 +139,43 @@ def test_the_model_is_named_at_start_and_its_key_never_logged(vlm_server, fake, 
     log = vlm_server.log()
     assert f"model:       {fake.model} at {fake.base_url}" in log
     assert fake.api_key not in log
+
+
+def test_a_video_goes_to_the_model_as_sampled_frames(vapi, fake, tmp_path):
+    from tests.support.videos import make_video
+
+    video = make_video(tmp_path / "clip.mp4", seconds=3).read_bytes()
+    r = vapi.post("/files", files={"file": ("clip.mp4", video)})
+    assert r.status_code == 201, r.text
+    fake.reply({"description": "three colours"})
+    schema = {"type": "object", "properties": {"description": {"type": "string"}}}
+    r = vapi.post(
+        "/video/generate",
+        json={
+            "file_id": r.json()["id"],
+            "domain": "video.colours",
+            "config": {
+                "json_schema": schema,
+                "video_segment_duration": 1.0,
+                "video_frames_per_segment": 2,
+            },
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = wait_final(vapi, r.json()["id"])
+    assert body["status"] == "completed", body
+    assert body["response"]["description"] == "three colours"
+    (req,) = fake.requests
+    images = [p for m in req["messages"] if isinstance(m["content"], list) for p in m["content"]]
+    images = [p for p in images if p["type"] == "image_url"]
+    assert len(images) == 6  # 3 one-second segments x 2 frames
+    assert body["usage"]["elements_processed"] == 6
+
+
+def test_the_video_route_reaches_model_domains_and_refuses_audio_only_ones(vapi):
+    r = vapi.post(
+        "/video/generate",
+        json={"url": "https://example.com/a.mp4", "domain": "document.markdown"},
+    )
+    assert r.status_code == 400  # markdown is routed to the offline engine: no video there
+    assert "document.invoice" in r.json()["error"]["message"]

@@ -45,15 +45,20 @@ class PredictionService:
     def check_domain(
         self, domain: str | None, route: str, config: dict[str, Any] | None = None
     ) -> str:
-        """Images and documents go to any served domain (an invoice may be a photo);
-        audio and video only to a domain of their own kind. Any other domain name goes to
+        """Images and documents go to any served domain (an invoice may be a photo); audio
+        only to ``audio.*``; video to ``video.*`` or any domain the model engine serves. Any other domain name goes to
         the model engine with the schema the request gives (``config.json_schema``)."""
         given = (config or {}).get("json_schema") if isinstance(config, dict) else None
         if given is not None:
             check_json_schema(given)
         allowed = sorted(self.engines.domains)
-        if route not in ("image", "document"):
-            allowed = [d for d in allowed if d.split(".")[0] == route]
+        if route == "audio":
+            allowed = [d for d in allowed if d.startswith("audio.")]
+        elif route == "video":  # the model engine takes a video as sampled frames
+            model = self.engines.model
+            allowed = [
+                d for d in allowed if d.startswith("video.") or self.engines.for_domain(d) is model
+            ]
         if domain and domain not in allowed and given is not None:
             if self.engines.model is not None:
                 return domain

@@ -2,7 +2,8 @@
 
 Images are opened through the offline engine's guards (pixels checked from the header
 before decoding); PDF pages are rendered with pypdfium2, one page at a time, at the size
-``config.detail`` asks for. Video and audio are refused here with what to send instead.
+``config.detail`` asks for; a video is sampled into frames (``engines/video.py``,
+``config.video_*``). Audio is refused with what to send instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
+from .. import video
 from ..base import EngineInput, InputRejected, Limits
 from ..offline import guards, pdf
 
@@ -52,11 +54,7 @@ def image_parts(inputs: Sequence[EngineInput], config: Mapping[str, Any], limits
         elif item.media_type in guards.IMAGE_TYPES:
             images = iter([guards.open_image(item.path, limits, item.name)])
         elif kind == "video":
-            # VIDEO: the lead wires server/engines/video.py's sample_frames() here at merge.
-            raise InputRejected(
-                f"{item.name} is a video; video needs frame sampling, which this server does "
-                "not have yet: send frames as images"
-            )
+            images = _video_frames(item, config, limits, MAX_IMAGES - len(parts))
         elif kind == "audio":
             raise InputRejected(
                 f"{item.name} is audio; a vision model cannot take audio: send an image or a PDF"
@@ -78,6 +76,22 @@ def image_parts(inputs: Sequence[EngineInput], config: Mapping[str, Any], limits
     if not parts:
         raise InputRejected("no input: send one PDF or one or more images")
     return Parts(parts, element_type)
+
+
+def _video_frames(
+    item: EngineInput, config: Mapping[str, Any], limits: Limits, room: int
+) -> Iterator[Image.Image]:
+    """The frames ``config.video_*`` asks for, each sent as an image."""
+    frames = video.sample_frames(
+        item.path,
+        segment_seconds=config.get("video_segment_duration"),
+        frames_per_segment=config.get("video_frames_per_segment"),
+        limits=limits,
+        name=item.name,
+        max_frames=room,
+    )
+    for frame in frames:
+        yield Image.open(io.BytesIO(frame.jpeg))
 
 
 def _pdf_pages(
