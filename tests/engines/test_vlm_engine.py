@@ -250,12 +250,12 @@ def test_4xx_from_the_endpoint_fails_at_once(
 @pytest.mark.parametrize(
     ("media", "fragment"),
     [
-        ("video/mp4", "video needs"),
+        ("video/mp4", "not a video this server can read"),
         ("audio/mpeg", "cannot take audio"),
         ("text/plain", "takes a PDF"),
     ],
 )
-def test_inputs_a_vision_model_cannot_take(
+def test_inputs_a_vision_model_cannot_take_or_read(
     model: FakeOpenAI, tmp_path: Path, media: str, fragment: str
 ) -> None:
     path = tmp_path / "x"
