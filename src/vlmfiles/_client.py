@@ -24,6 +24,7 @@ from .resources.document import AsyncDocument, Document
 from .resources.files import AsyncFiles, Files
 from .resources.image import AsyncImage, Image
 from .resources.predictions import AsyncPredictions, Predictions
+from .resources.webhooks import AsyncWebhooks, Webhooks
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -65,6 +66,10 @@ class Client(SyncAPIClient):
     @cached_property
     def predictions(self) -> Predictions:
         return Predictions(self)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        return Webhooks(self)
 
     def __enter__(self) -> Client:
         return self
@@ -110,6 +115,10 @@ class AsyncClient(AsyncAPIClient):
     @cached_property
     def predictions(self) -> AsyncPredictions:
         return AsyncPredictions(self)
+
+    @cached_property
+    def webhooks(self) -> AsyncWebhooks:
+        return AsyncWebhooks(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -3,6 +3,7 @@ loopback port (so the server allows private URLs; the default server refuses the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+import vlmfiles
 from tests.compat.sdk_env import LazySdkVenv, clean_env
 from tests.conftest import STACKS
 from tests.predictions.conftest import job_slots, pred_env, start_stack, wait_final
@@ -261,3 +263,26 @@ def test_an_embedded_restart_sends_a_pending_delivery_again(tmp_path):
     finally:
         srv.stop()
         receiver.stop()
+
+
+def test_the_sdk_reads_the_secret_and_the_attempts(cb_server, capi, receiver):
+    receiver.script("/sdk-own", 503, 204)
+    pred_id = submit(capi, "document.test-echo", receiver.url("/sdk-own"))
+    wait_callback(capi, pred_id)
+    key = capi.headers["Authorization"].removeprefix("Bearer ")
+    with vlmfiles.Client(api_key=key, base_url=cb_server.base_url) as client:
+        secret = client.webhooks.secret()
+        prediction = client.predictions.get(pred_id)
+    assert prediction.callback is not None and prediction.callback.status == "delivered"
+    assert [a.status_code for a in prediction.callback.attempts] == [503, 204]
+    assert prediction.callback.attempts[0].at.tzinfo is not None
+
+    async def async_secret() -> str:
+        async with vlmfiles.AsyncClient(api_key=key, base_url=cb_server.base_url) as client:
+            return await client.webhooks.secret()
+
+    assert asyncio.run(async_secret()) == secret
+    first, second = receiver.posts("/sdk-own")
+    assert all(
+        verify_signature(p.body, p.headers["X-VLMRun-Signature"], secret) for p in (first, second)
+    )
