@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import time
 import uuid
@@ -286,3 +287,16 @@ def test_the_sdk_reads_the_secret_and_the_attempts(cb_server, capi, receiver):
     assert all(
         verify_signature(p.body, p.headers["X-VLMRun-Signature"], secret) for p in (first, second)
     )
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_when_called(papi):
+    """Past the submit check (a name), the address is checked at connect time: final."""
+    host = socket.gethostname()
+    address = socket.getaddrinfo(host, 80, type=socket.SOCK_STREAM)[0][4][0]
+    pred_id = submit(papi, "document.test-echo", f"http://{host}:9/hook")
+    final = wait_callback(papi, pred_id)
+    assert final["status"] == "completed"
+    assert final["callback"]["status"] == "failed"
+    (attempt,) = final["callback"]["attempts"]
+    assert attempt["status_code"] is None
+    assert address in attempt["error"] and "callback_url" in attempt["error"]
