@@ -1,7 +1,7 @@
 """vlmfiles: the VLM Run Files API, self-hosted. This package is the light client (httpx,
 pydantic); the server comes with ``pip install "vlmfiles[server]"``."""
 
-from . import exceptions, types
+from . import exceptions, types, webhooks
 from ._client import AsyncClient, Client
 from ._version import __version__
 from .exceptions import (
@@ -24,6 +24,7 @@ from .exceptions import (
     VlmFilesError,
 )
 from .types import CreditUsage, FileResponse, Prediction, PresignedUrlResponse, ResponseData
+from .webhooks import verify_signature
 
 __all__ = [
     "APIConnectionError",
@@ -53,4 +54,6 @@ __all__ = [
     "__version__",
     "exceptions",
     "types",
+    "verify_signature",
+    "webhooks",
 ]

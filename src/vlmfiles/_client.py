@@ -25,6 +25,7 @@ from .resources.feedback import AsyncFeedback, Feedback
 from .resources.files import AsyncFiles, Files
 from .resources.image import AsyncImage, Image
 from .resources.predictions import AsyncPredictions, Predictions
+from .resources.webhooks import AsyncWebhooks, Webhooks
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -70,6 +71,10 @@ class Client(SyncAPIClient):
     @cached_property
     def feedback(self) -> Feedback:
         return Feedback(self)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        return Webhooks(self)
 
     def __enter__(self) -> Client:
         return self
@@ -119,6 +124,10 @@ class AsyncClient(AsyncAPIClient):
     @cached_property
     def feedback(self) -> AsyncFeedback:
         return AsyncFeedback(self)
+
+    @cached_property
+    def webhooks(self) -> AsyncWebhooks:
+        return AsyncWebhooks(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self

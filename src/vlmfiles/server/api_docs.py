@@ -60,7 +60,7 @@ NOT_MODIFIED = {"description": "Not modified: the `ETag` or date the request gav
 GENERATE = {
     **COMMON,
     400: "Invalid body, a domain this server does not serve for the route, or an input "
-    "that cannot be used (says which and what is accepted)",
+    "or a `callback_url` that cannot be used (says which and what is accepted)",
     404: "A `file_id` (or a URL of this server's) naming no file of the key's tenant",
     413: "The request body over the inline limit: upload large inputs and send their file_id",
 }
@@ -167,7 +167,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         GENERATE,
     ),
     ("get", "/v1/predictions/{pred_id}"): Operation(
-        "A prediction: its `status` and, once `completed`, its `response`.",
+        "A prediction: its `status` and, once `completed`, its `response`; with a "
+        "`callback_url`, `callback` shows the delivery and every attempt.",
         {**COMMON, 404: "No such prediction for this key's tenant"},
     ),
     ("get", "/v1/predictions"): Operation(
@@ -199,6 +200,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             400: "`offset` or `limit` out of range",
             404: "No such prediction for this key's tenant",
         },
+    ),
+    ("get", "/v1/webhooks/secret"): Operation(
+        "The key's tenant's secret for `callback_url` deliveries: each is signed "
+        "`X-VLMRun-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`.",
+        COMMON,
     ),
 }
 

@@ -237,8 +237,30 @@ class Settings(BaseSettings):
     )
     allow_private_urls: bool = Field(
         False,
-        description="Let input URLs reach loopback, private and link-local addresses "
+        description="Let input URLs and `callback_url`s reach loopback, private and link-local addresses "
         "(`--allow-private-urls`). Off: such a URL is a 400, or fails its job when a name resolves to one.",
+    )
+    callback_max_attempts: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Attempts to deliver a prediction's `callback_url` (a connection error, "
+        "a timeout, a 5xx, 408 or 429 is tried again; another status ends it).",
+    )
+    callback_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Time limit to connect, send and read per attempt."
+    )
+    callback_backoff_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Wait before the second callback attempt; doubled before each next "
+        "one (at most an hour).",
+    )
+    callback_threads: int = Field(
+        2,
+        ge=1,
+        description="Callback deliveries one process makes at once, apart from its job "
+        "slots (`worker_threads`).",
     )
     accept_all_waiting: bool = Field(
         True,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._datetime import UTCDateTime
+from .callback import CallbackDelivery
 from .response_data import wrap_response
 
 __all__ = ["CreditUsage", "Prediction", "PredictionStatus"]
@@ -65,6 +66,8 @@ class Prediction(BaseModel):
     """Which engine produced the result, e.g. ``offline/tesseract``."""
     error: str | None = None
     """Why the prediction failed (``status == "failed"``); ``None`` otherwise."""
+    callback: CallbackDelivery | None = None
+    """The ``callback_url``'s delivery and its attempts; ``None`` without one."""
 
     @field_validator("response", mode="after")
     @classmethod

@@ -41,8 +41,9 @@ class TransientInputError(Exception):
 class GuardedBackend(httpcore.SyncBackend):
     """Connects only to public addresses (unless allowed), checked once resolved."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, what: str = "the input URL") -> None:
         self.allow_private = allow_private
+        self.what = what  # named in the refusal: an input URL, or a callback_url
 
     def connect_tcp(
         self,
@@ -61,7 +62,7 @@ class GuardedBackend(httpcore.SyncBackend):
             refused = [a for a in addresses if not is_public_address(a)]
             if refused:
                 raise InputRejected(
-                    f"the input URL's host {host!r} resolves to {refused[0]}, a loopback, "
+                    f"{self.what}'s host {host!r} resolves to {refused[0]}, a loopback, "
                     "private or link-local address, which this server does not fetch "
                     "(VLMFILES_ALLOW_PRIVATE_URLS)"
                 )

@@ -30,6 +30,9 @@ async def open_predictions(service: FileService) -> PredictionService:
         resent = await predictions.resend_unfinished()
         if resent:
             log.info("sent %s unfinished predictions to the workers again", resent)
+        resent = await predictions.resend_callbacks()
+        if resent:
+            log.info("sent %s pending callback deliveries again", resent)
     return predictions
 
 

@@ -34,6 +34,31 @@ PREDICTION = _obj(
         "engine": NULLABLE_STR,
         "attempts": {"type": "integer", "minimum": 0},
         "error": {"anyOf": [_obj({"message": STR}), {"type": "null"}]},
+        "callback": {
+            "description": "The `callback_url` delivery (null without one): `pending` until "
+            "an attempt gets a 2xx (`delivered`) or the last fails (`failed`); each attempt "
+            "with its time, the receiver's status code or the error, and its duration.",
+            "anyOf": [
+                _obj(
+                    {
+                        "url": STR,
+                        "status": {"enum": ["pending", "delivered", "failed"]},
+                        "attempts": {
+                            "type": "array",
+                            "items": _obj(
+                                {
+                                    "at": {"type": "string", "format": "date-time"},
+                                    "status_code": {"type": ["integer", "null"]},
+                                    "error": NULLABLE_STR,
+                                    "duration_ms": {"type": "integer", "minimum": 0},
+                                }
+                            ),
+                        },
+                    }
+                ),
+                {"type": "null"},
+            ],
+        },
     }
 )
 SCHEMA_RESPONSE = _obj(
@@ -81,6 +106,7 @@ def prediction_bodies(schema: dict[str, Any]) -> None:
     models = {**array, "items": _obj({"model": STR, "domain": STR})}
     paths["/v1/models"]["get"]["responses"]["200"] = _json(models)
     paths["/v1/hub/info"]["get"]["responses"]["200"] = _json(_obj({"version": STR}))
+    paths["/v1/webhooks/secret"]["get"]["responses"]["200"] = _json(_obj({"secret": STR}))
     hub = _obj({"domain": STR, "description": NULLABLE_STR, "tags": array})
     paths["/v1/hub/domains"]["get"]["responses"]["200"] = _json({**array, "items": hub})
     _feedback(paths)

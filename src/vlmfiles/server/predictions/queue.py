@@ -8,7 +8,8 @@ Scale (``queue_url=redis://...``): Dramatiq's Redis broker, acknowledging a mess
 after its job ran (at least once); a worker silent for ``queue_heartbeat_seconds`` is taken
 for dead and its messages go to another. Any number of ``vlmfiles worker`` processes.
 
-A message carries only the prediction id. Retries (with exponential backoff) are
+Callback deliveries have a broker and worker of their own (``callback_queue.py``), started
+and stopped with this one. A message carries only the prediction id. Retries (with exponential backoff) are
 Dramatiq's ``Retries`` middleware; ``TimeLimit`` is a backstop behind the runner's own
 limit.
 """
@@ -28,6 +29,7 @@ from dramatiq.middleware import AsyncIO, Middleware
 from ..metadata.store import open_metadata_store
 from ..settings import Settings
 from ..storage import open_blob_store
+from .callback_queue import Callbacks
 from .engines import EngineSet
 from .fetch import Fetcher
 from .runner import JobContext
@@ -73,12 +75,14 @@ class _Context(Middleware):
         self.engines = engines
         self.ctx: JobContext | None = None
         self.on_finished: Callable[[str], None] | None = None
+        self.send_callback: Callable[[str], None] | None = None
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         loop = get_event_loop_thread()
         assert loop is not None
         self.ctx = loop.run_coroutine(open_context(self.settings, self.engines))
         self.ctx.on_finished = self.on_finished
+        self.ctx.send_callback = self.send_callback
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         loop = get_event_loop_thread()
@@ -103,6 +107,8 @@ class Queue:
         else:
             broker = StubBroker()
         self.context = _Context(settings, engines)
+        self.callbacks = Callbacks(settings)
+        self.context.send_callback = self.callbacks.send
         broker.add_middleware(AsyncIO())
         broker.add_middleware(self.context)
         self.broker = broker
@@ -135,9 +141,11 @@ class Queue:
             self.broker, worker_threads=self.settings.worker_threads, worker_timeout=100
         )
         self.worker.start()
+        self.callbacks.start_worker()
 
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop(timeout=STOP_TIMEOUT_MS)
             self.worker = None
+        self.callbacks.stop()
         self.broker.close()

@@ -6,13 +6,14 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..auth import require_tenant
 from ..errors import BadRequest, PayloadTooLarge
 from ..models import ERRORS
 from ..responses import JSONResponse
 from . import schemas
+from .callbacks import tenant_secret
 from .service import PredictionService
 from .wire import prediction_json
 
@@ -31,7 +32,12 @@ class _Body(BaseModel):
     batch: bool = False
     config: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
-    callback_url: str | None = None
+    callback_url: str | None = Field(
+        None,
+        description="An http(s) URL POSTed the prediction's JSON once it ends, signed with "
+        "the secret of `GET /v1/webhooks/secret`; `callback` on the prediction shows each "
+        "attempt.",
+    )
 
 
 class ImageGenerate(_Body):
@@ -188,3 +194,9 @@ async def hub_domains(tenant: Tenant) -> JSONResponse:
 async def hub_schema(request: Request, tenant: Tenant) -> JSONResponse:
     body = await _body(request, SchemaRequest)
     return JSONResponse(schemas.schema_response(body.domain, {}, body.config, body.gql_stmt))
+
+
+@router.get("/webhooks/secret", summary="The secret callback deliveries are signed with")
+async def webhook_secret(request: Request, tenant: Tenant) -> JSONResponse:
+    secret = request.app.state.service.signer.secret
+    return JSONResponse({"secret": tenant_secret(secret, tenant)})

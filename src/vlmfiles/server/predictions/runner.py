@@ -52,6 +52,8 @@ class JobContext:
     engines: EngineSet
     # Called with the id once a job ended here (the embedded server wakes its waiters).
     on_finished: Callable[[str], None] | None = None
+    # Sends a callback delivery (callback_queue.Callbacks.send): blocking on Redis.
+    send_callback: Callable[[str], None] | None = None
 
     async def run(self, pred_id: str) -> None:
         try:
@@ -100,7 +102,7 @@ class JobContext:
                 "duration_seconds": int(time.monotonic() - started),
                 **(result.tokens or {}),
             }
-            won = await self.store.finish(
+            won = await self._finish(
                 pred_id,
                 status="completed",
                 response=result.response,
@@ -135,8 +137,18 @@ class JobContext:
                 abandon_on_cancel=True,
             )
 
+    async def _finish(self, pred_id: str, **outcome: Any) -> bool:
+        """``store.finish``, then, for the delivery that won it, the callback if any."""
+        won = await self.store.finish(pred_id, **outcome)
+        if won and self.send_callback is not None and await self.store.callback_pending(pred_id):
+            try:
+                await anyio.to_thread.run_sync(self.send_callback, pred_id)
+            except Exception:  # the outcome stands; an embedded restart sends it again
+                log.exception("prediction %s: its callback could not be queued", pred_id)
+        return won
+
     async def _fail(self, pred_id: str, reason: str, started: float) -> None:
         usage = {"message": reason, "duration_seconds": int(time.monotonic() - started)}
-        await self.store.finish(
+        await self._finish(
             pred_id, status="failed", response=None, usage=usage, engine=None, error=reason
         )

@@ -11,6 +11,7 @@ import anyio
 
 from ..errors import BadRequest, NotFound
 from ..service import FileService
+from .callbacks import check_callback_url
 from .engines import EngineSet
 from .inputs import Input, check_outside_url, data_input, own_file_id
 from .queue import Queue
@@ -109,6 +110,7 @@ class PredictionService:
         metadata: dict[str, Any] | None,
         callback_url: str | None,
     ) -> dict[str, Any]:
+        callback_url = check_callback_url(callback_url, self.files.settings.allow_private_urls)
         pred_id = new_prediction_id()
         await self.store.create(
             {
@@ -122,6 +124,7 @@ class PredictionService:
                 "config": config,
                 "request_metadata": metadata,
                 "callback_url": callback_url,
+                "callback_status": "pending" if callback_url else None,
                 "attempts": 0,
                 "usage": {},
             }
@@ -167,4 +170,11 @@ class PredictionService:
         ids = await self.store.unfinished()
         for pred_id in ids:
             self.queue.send(pred_id)
+        return len(ids)
+
+    async def resend_callbacks(self) -> int:
+        """In-memory broker: the callback deliveries still pending, sent again."""
+        ids = await self.store.callbacks_pending()
+        for pred_id in ids:
+            self.queue.callbacks.send(pred_id)
         return len(ids)

@@ -57,6 +57,9 @@ predictions = Table(
     Column("callback_url", String(2048), nullable=True),
     Column("engine", String(200), nullable=True),
     Column("attempts", Integer, nullable=False),
+    # The callback_url's delivery: pending|delivered|failed (null: none), and each attempt.
+    Column("callback_status", String(16), nullable=True),
+    Column("callback_attempts", JSON, nullable=True),
 )
 
 # What a prediction's JSON needs: everything but its inputs (base64 images can be large).
@@ -166,6 +169,38 @@ class PredictionStore:
             )
         )
         return await self._write(stmt) == 1
+
+    async def callback_pending(self, pred_id: str) -> bool:
+        """True if the prediction ended and its callback is still to be delivered."""
+        stmt = select(predictions.c.id).where(
+            predictions.c.id == pred_id,
+            predictions.c.status.in_(FINAL),
+            predictions.c.callback_status == "pending",
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def record_callback(
+        self, pred_id: str, attempts: list[dict[str, Any]], status: str
+    ) -> bool:
+        """Store the attempts made so far and the delivery's status; False if it was no
+        longer pending (another delivery of the message recorded its end)."""
+        stmt = (
+            update(predictions)
+            .where(predictions.c.id == pred_id, predictions.c.callback_status == "pending")
+            .values(callback_attempts=attempts, callback_status=status)
+        )
+        return await self._write(stmt) == 1
+
+    async def callbacks_pending(self) -> list[str]:
+        """Ended predictions whose callback is still to be delivered (resent at start)."""
+        stmt = (
+            select(predictions.c.id)
+            .where(predictions.c.status.in_(FINAL), predictions.c.callback_status == "pending")
+            .order_by(predictions.c.completed_us)
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(stmt)).scalars())
 
     async def unfinished(self) -> list[str]:
         stmt = (

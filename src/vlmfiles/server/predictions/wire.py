@@ -30,4 +30,16 @@ def prediction_json(row: Any) -> dict[str, Any]:
         "engine": row["engine"],
         "attempts": row["attempts"],
         "error": {"message": error} if error else None,
+        "callback": callback_json(row),
+    }
+
+
+def callback_json(row: Any) -> dict[str, Any] | None:
+    """The callback_url's delivery: its status and every attempt so far (null: no URL)."""
+    if not row["callback_url"]:
+        return None
+    return {
+        "url": row["callback_url"],
+        "status": row["callback_status"] or "pending",
+        "attempts": row["callback_attempts"] or [],
     }
