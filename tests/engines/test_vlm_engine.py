@@ -230,8 +230,17 @@ def test_a_hang_ends_at_the_request_timeout(model: FakeOpenAI, png: EngineInput)
 
 def test_the_job_deadline_bounds_a_hang(model: FakeOpenAI, png: EngineInput) -> None:
     model.reply_hang(30)
-    with pytest.raises((ModelUnavailable, JobTimeout)):
+    with pytest.raises(JobTimeout, match="time limit waiting for the model endpoint http"):
         engine_for(model, timeout=60).run("document.invoice", [png], {}, limits(seconds=1))
+
+
+def test_a_deadline_cutting_the_retries_short_counts_the_tries_made(
+    model: FakeOpenAI, png: EngineInput
+) -> None:
+    model.reply_error(503, "overloaded")
+    with pytest.raises(ModelUnavailable, match=r"after 1 try: 503 overloaded"):
+        engine_for(model).run("document.invoice", [png], {}, limits(seconds=0.3))
+    assert len(model.requests) == 1
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from starlette.routing import Route
 
 PROMPT_TOKENS_PER_IMAGE = 85
 PROMPT_TOKENS_PER_TEXT = 20
+_VALID_SCHEMAS: set[str] = set()  # schemas that passed check_schema, by their JSON text
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Reply:
     retry_after: float | None = None
     delay: float = 0.0  # seconds before answering ("hang": longer than the client waits)
     usage: dict[str, int] | None = None
+    raw: bytes | None = None  # a body sent as it stands, in place of a chat completion
 
 
 @dataclass
@@ -62,6 +64,7 @@ class FakeOpenAI:
     latency: float = 0.0
     port: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     _queue: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
@@ -82,6 +85,10 @@ class FakeOpenAI:
     def reply_error(self, status: int, message: str, *, retry_after: float | None = None) -> None:
         self._push(Reply(status=status, message=message, retry_after=retry_after))
 
+    def reply_raw(self, body: bytes, *, status: int = 200) -> None:
+        """``body`` as the whole HTTP answer (HTML, truncated JSON...), not a completion."""
+        self._push(Reply(status=status, raw=body))
+
     def reply_hang(self, seconds: float = 3600.0) -> None:
         """No answer for ``seconds`` (the client's timeout should end it first)."""
         self._push(Reply(json.dumps({}), delay=seconds))
@@ -98,6 +105,7 @@ class FakeOpenAI:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.arrivals.clear()
             self.peak_in_flight = 0
 
     # Serving ------------------------------------------------------------------------
@@ -108,6 +116,7 @@ class FakeOpenAI:
 
     def start(self) -> FakeOpenAI:
         sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restartable on its port
         sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         app = Starlette(routes=[Route("/v1/chat/completions", self._handle, methods=["POST"])])
@@ -160,6 +169,7 @@ class FakeOpenAI:
             body = None
         with self._lock:
             self.requests.append(body)
+            self.arrivals.append(time.monotonic())
         auth = request.headers.get("authorization", "")
         if auth != f"Bearer {self.api_key}":
             return _error(401, "Incorrect API key provided.", "invalid_api_key", None)
@@ -187,6 +197,8 @@ class FakeOpenAI:
             reply = Reply(json.dumps(minimal_instance(schema, schema)))
         if reply.delay:
             await self._sleep(reply.delay)
+        if reply.raw is not None:
+            return Response(reply.raw, status_code=reply.status, media_type="text/html")
         if reply.status != 200:
             headers = {}
             if reply.retry_after is not None:
@@ -280,10 +292,15 @@ def _check_response_format(fmt: Any) -> tuple[str, str] | None:
     schema = spec.get("schema")
     if not isinstance(schema, dict):
         return where, "'response_format.json_schema.schema' must be an object."
+    key = json.dumps(schema, sort_keys=True)
+    if key in _VALID_SCHEMAS:  # checked before: a fixed-latency endpoint should not add CPU
+        return None
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
         return where, f"Invalid schema for response_format: {exc.message}"
+    if len(_VALID_SCHEMAS) < 1000:
+        _VALID_SCHEMAS.add(key)
     return None
 
 

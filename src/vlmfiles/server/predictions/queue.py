@@ -68,7 +68,12 @@ async def close_context(ctx: JobContext) -> None:
 
 
 class _Context(Middleware):
-    """Opens the job context on the worker's event loop at boot, closes it at shutdown."""
+    """Opens the job context on the worker's event loop at boot, closes it at shutdown.
+
+    Opened before the boot (after AsyncIO's loop starts: it is added first): the worker's
+    consumers start fetching messages before ``after_worker_boot``, and a job run with no
+    context would spend one of its retries on nothing.
+    """
 
     def __init__(self, settings: Settings, engines: EngineSet | None) -> None:
         self.settings = settings
@@ -77,7 +82,7 @@ class _Context(Middleware):
         self.on_finished: Callable[[str], None] | None = None
         self.send_callback: Callable[[str], None] | None = None
 
-    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
         loop = get_event_loop_thread()
         assert loop is not None
         self.ctx = loop.run_coroutine(open_context(self.settings, self.engines))

@@ -57,8 +57,9 @@ class ChatClient:
     def complete(self, body: dict[str, Any], limits: Limits) -> Answer:
         """One chat completion, retried on transient faults within the job's deadline."""
         body = {"model": self.model, **body}
-        last = ""
+        last, tries = "", 0
         for attempt in range(1, self.max_attempts + 1):
+            tries = attempt
             wait = 0.0
             try:
                 return self._once(body, limits)
@@ -73,7 +74,7 @@ class ChatClient:
             time.sleep(pause)
         raise ModelUnavailable(
             f"the model endpoint {self.url} did not answer usably after "
-            f"{self.max_attempts} tries: {last}"
+            f"{tries} {'try' if tries == 1 else 'tries'}: {last}"
         )
 
     def _once(self, body: dict[str, Any], limits: Limits) -> Answer:
@@ -83,11 +84,17 @@ class ChatClient:
                 f"the job ran past its time limit waiting for the model endpoint {self.url}"
             )
         try:
-            timeout = max(0.1, min(self.timeout, limits.deadline - time.monotonic()))
+            left = limits.deadline - time.monotonic()
+            timeout = max(0.1, min(self.timeout, left))
             try:
                 with self._http.stream("POST", self.url, json=body, timeout=timeout) as r:
                     raw = _read_bounded(r)
             except httpx.TimeoutException as exc:
+                if left <= self.timeout:  # the job's deadline, not the endpoint, ended the wait
+                    raise JobTimeout(
+                        f"the job ran past its time limit waiting for the model endpoint "
+                        f"{self.url} (no answer within {timeout:.0f} s)"
+                    ) from None
                 raise _Retry(f"no answer within {timeout:.0f} s ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
                 raise _Retry(f"cannot connect: {exc}") from None
