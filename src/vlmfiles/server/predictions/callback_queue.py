@@ -40,14 +40,15 @@ T = TypeVar("T")
 
 
 class _Loop(Middleware):
-    """The delivery worker's event loop thread and prediction store, opened at its boot."""
+    """The delivery worker's event loop thread and prediction store, opened before its boot
+    (consumers fetch messages before ``after_worker_boot``; see queue._Context)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.thread: EventLoopThread | None = None
         self.store: PredictionStore | None = None
 
-    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
         self.thread = EventLoopThread(log)
         self.thread.start(timeout=1.0)
         url = self.settings.resolved_database_url
