@@ -17,7 +17,7 @@ from ..auth import require_tenant
 from ..errors import BadRequest, NotFound
 from ..models import ERRORS
 from ..responses import JSONResponse
-from .routes import _body, _predictions
+from .routes import prediction_service, read_body
 from .store import now_us
 from .wire import iso
 
@@ -59,7 +59,7 @@ def _item(row: Any) -> dict[str, Any]:
 
 @router.post("/feedback/submit", status_code=201, summary="Store feedback on a prediction")
 async def submit_feedback(request: Request, tenant: Tenant) -> JSONResponse:
-    body = await _body(request, FeedbackSubmit)
+    body = await read_body(request, FeedbackSubmit)
     if body.response is None and not body.notes:
         raise BadRequest(
             "Feedback needs `response` (the corrected result, any JSON) or `notes` (text), "
@@ -67,7 +67,7 @@ async def submit_feedback(request: Request, tenant: Tenant) -> JSONResponse:
         )
     if body.notes is not None and len(body.notes) > MAX_NOTES:
         raise BadRequest(f"`notes` is {len(body.notes)} characters; the limit is {MAX_NOTES}.")
-    svc = _predictions(request)
+    svc = prediction_service(request)
     await svc.get(tenant, body.request_id)  # 404 unless it is this tenant's prediction
     row = {
         "id": "fb_" + secrets.token_hex(12),
@@ -95,7 +95,7 @@ async def get_feedback(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> JSONResponse:
-    svc = _predictions(request)
+    svc = prediction_service(request)
     try:
         await svc.get(tenant, request_id)
     except NotFound:

@@ -39,6 +39,7 @@ log = logging.getLogger("vlmfiles.predictions")
 
 QUEUE = "predictions"
 ACTOR = "run_prediction"
+GAVE_UP = "prediction_gave_up"  # Dramatiq's on_retry_exhausted target
 MIN_BACKOFF_MS = 1000
 MAX_BACKOFF_MS = 30_000
 BACKSTOP_MS = 60_000  # TimeLimit past the runner's own limit: only if the loop is stuck
@@ -131,7 +132,23 @@ class Queue:
             min_backoff=MIN_BACKOFF_MS,
             max_backoff=MAX_BACKOFF_MS,
             time_limit=int(settings.job_time_limit_seconds * 1000) + BACKSTOP_MS,
+            on_retry_exhausted=GAVE_UP,
         )(run_prediction)
+
+        async def prediction_gave_up(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
+            assert self.context.ctx is not None, "the job context opens at worker boot"
+            deliveries = int(retry_info.get("retries") or 0) + 1  # the retries, and the first
+            await self.context.ctx.give_up(message["args"][0], deliveries)
+
+        # Retried itself (with backoff) while the fault lasts, e.g. the database is down.
+        self.gave_up: Any = dramatiq.actor(
+            actor_name=GAVE_UP,
+            queue_name=QUEUE,
+            broker=broker,
+            max_retries=20,
+            min_backoff=MIN_BACKOFF_MS,
+            max_backoff=MAX_BACKOFF_MS,
+        )(prediction_gave_up)
 
     @property
     def in_memory(self) -> bool:

@@ -57,12 +57,12 @@ class SchemaRequest(BaseModel):
     gql_stmt: str | None = None
 
 
-def _predictions(request: Request) -> PredictionService:
+def prediction_service(request: Request) -> PredictionService:
     service: PredictionService = request.app.state.predictions
     return service
 
 
-async def _body(request: Request, model: type[M]) -> M:
+async def read_body(request: Request, model: type[M]) -> M:
     """The JSON body, read up to ``max_inline_input_bytes`` (base64 images arrive in it)."""
     cap = request.app.state.service.settings.max_inline_input_bytes
     declared = request.headers.get("content-length")
@@ -90,7 +90,7 @@ async def _body(request: Request, model: type[M]) -> M:
 async def _submit(
     request: Request, tenant: str, body: _Body, route: str, inputs: list[Any]
 ) -> JSONResponse:
-    svc = _predictions(request)
+    svc = prediction_service(request)
     row = await svc.submit(
         tenant,
         svc.check_domain(body.domain, route, body.config),
@@ -106,8 +106,8 @@ async def _submit(
 
 @router.post("/image/generate", summary="Run a prediction on images")
 async def image_generate(request: Request, tenant: Tenant) -> JSONResponse:
-    body = await _body(request, ImageGenerate)
-    svc = _predictions(request)
+    body = await read_body(request, ImageGenerate)
+    svc = prediction_service(request)
     svc.check_domain(body.domain, "image", body.config)
     if bool(body.images) == bool(body.urls):
         raise BadRequest("Send exactly one of 'images' (base64 data URLs) or 'urls', non-empty.")
@@ -117,8 +117,8 @@ async def image_generate(request: Request, tenant: Tenant) -> JSONResponse:
 
 
 async def _file_generate(request: Request, tenant: str, route: str) -> JSONResponse:
-    body = await _body(request, FileGenerate)
-    svc = _predictions(request)
+    body = await read_body(request, FileGenerate)
+    svc = prediction_service(request)
     svc.check_domain(body.domain, route, body.config)
     if bool(body.file_id) == bool(body.url):
         raise BadRequest("Send exactly one of 'file_id' (from POST /v1/files) or 'url'.")
@@ -147,7 +147,7 @@ async def video_generate(request: Request, tenant: Tenant) -> JSONResponse:
 
 @router.get("/predictions/{pred_id}", summary="A prediction")
 async def get_prediction(request: Request, tenant: Tenant, pred_id: str) -> JSONResponse:
-    return JSONResponse(prediction_json(await _predictions(request).get(tenant, pred_id)))
+    return JSONResponse(prediction_json(await prediction_service(request).get(tenant, pred_id)))
 
 
 @router.get("/predictions", summary="Predictions, newest first (a bare array)")
@@ -157,26 +157,26 @@ async def list_predictions(
     skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> JSONResponse:
-    rows = await _predictions(request).page(tenant, skip, limit)
+    rows = await prediction_service(request).page(tenant, skip, limit)
     return JSONResponse([prediction_json(r) for r in rows])
 
 
 @router.get("/domains", summary="The domains this server's engines serve")
 async def list_domains(request: Request, tenant: Tenant) -> JSONResponse:
-    served = _predictions(request).engines.domains
+    served = prediction_service(request).engines.domains
     return JSONResponse([{"domain": d, "description": served[d]} for d in sorted(served)])
 
 
 @router.get("/models", summary="Models and the domains they serve")
 async def list_models(request: Request, tenant: Tenant) -> JSONResponse:
-    served = _predictions(request).engines.domains
+    served = prediction_service(request).engines.domains
     return JSONResponse([{"model": DEFAULT_MODEL, "domain": d} for d in sorted(served)])
 
 
 @router.post("/schema", summary="A domain's JSON schema")
 async def get_schema(request: Request, tenant: Tenant) -> JSONResponse:
-    body = await _body(request, SchemaRequest)
-    served = _predictions(request).engines.domains
+    body = await read_body(request, SchemaRequest)
+    served = prediction_service(request).engines.domains
     return JSONResponse(schemas.schema_response(body.domain, served, body.config))
 
 
@@ -192,7 +192,7 @@ async def hub_domains(tenant: Tenant) -> JSONResponse:
 
 @router.post("/hub/schema", summary="A hub domain's JSON schema")
 async def hub_schema(request: Request, tenant: Tenant) -> JSONResponse:
-    body = await _body(request, SchemaRequest)
+    body = await read_body(request, SchemaRequest)
     return JSONResponse(schemas.schema_response(body.domain, {}, body.config, body.gql_stmt))
 
 

@@ -147,6 +147,15 @@ class JobContext:
                 log.exception("prediction %s: its callback could not be queued", pred_id)
         return won
 
+    async def give_up(self, pred_id: str, deliveries: int) -> None:
+        """The broker ran out of retries on faults the job could not record (one before
+        the claim: the database, a worker without its context): fail it, not leave it running."""
+        reason = (
+            f"gave up after {deliveries} deliveries of the job, each ending in a transient "
+            "fault before it could record an outcome (the worker's log has each)"
+        )
+        await self._fail(pred_id, reason, time.monotonic())
+
     async def _fail(self, pred_id: str, reason: str, started: float) -> None:
         usage = {"message": reason, "duration_seconds": int(time.monotonic() - started)}
         await self._finish(
