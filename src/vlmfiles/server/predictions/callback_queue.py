@@ -20,11 +20,10 @@ from typing import Any, TypeVar
 import dramatiq
 import orjson
 from dramatiq.asyncio import EventLoopThread
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware
 
 from ..settings import Settings
+from .broker import open_broker
 from .callbacks import post, server_secret, signature, tenant_secret
 from .store import FINAL, PredictionStore, now_us
 from .wire import iso, prediction_json
@@ -73,16 +72,7 @@ class Callbacks:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        broker: dramatiq.Broker
-        if settings.queue_url:
-            broker = RedisBroker(  # type: ignore[no-untyped-call]
-                url=settings.queue_url,
-                namespace=settings.queue_namespace,
-                heartbeat_timeout=int(settings.queue_heartbeat_seconds * 1000),
-                maintenance_chance=settings.queue_maintenance_chance,
-            )
-        else:
-            broker = StubBroker()
+        broker = open_broker(settings)
         self.loop = _Loop(settings)
         broker.add_middleware(self.loop)
         self.broker = broker

@@ -22,13 +22,12 @@ from typing import Any
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
 from ..metadata.store import open_metadata_store
 from ..settings import Settings
 from ..storage import open_blob_store
+from .broker import open_broker
 from .callback_queue import Callbacks
 from .engines import EngineSet
 from .fetch import Fetcher
@@ -102,16 +101,7 @@ class Queue:
 
     def __init__(self, settings: Settings, engines: EngineSet | None = None) -> None:
         self.settings = settings
-        broker: dramatiq.Broker
-        if settings.queue_url:
-            broker = RedisBroker(  # type: ignore[no-untyped-call]
-                url=settings.queue_url,
-                namespace=settings.queue_namespace,
-                heartbeat_timeout=int(settings.queue_heartbeat_seconds * 1000),
-                maintenance_chance=settings.queue_maintenance_chance,
-            )
-        else:
-            broker = StubBroker()
+        broker = open_broker(settings)
         self.context = _Context(settings, engines)
         self.callbacks = Callbacks(settings)
         self.context.send_callback = self.callbacks.send

@@ -64,7 +64,11 @@ class JobContext:
 
     async def _attempt(self, pred_id: str) -> None:
         if not await self.store.claim(pred_id):
-            log.info("prediction %s already ended; delivery ignored", pred_id)
+            # The delivery that ended it may have died before queuing its callback.
+            if await self._queue_callback(pred_id, untried=True):
+                log.info("prediction %s already ended; its pending callback queued", pred_id)
+            else:
+                log.info("prediction %s already ended; delivery ignored", pred_id)
             return
         job = await self.store.job(pred_id)
         if job is None:
@@ -138,14 +142,24 @@ class JobContext:
             )
 
     async def _finish(self, pred_id: str, **outcome: Any) -> bool:
-        """``store.finish``, then, for the delivery that won it, the callback if any."""
+        """``store.finish``, then, for the delivery that won it, the callback if any.
+
+        Queuing the callback raises (the broker is down): the job message is then retried,
+        and its redelivery queues the callback (``_queue_callback``); the outcome stands.
+        """
         won = await self.store.finish(pred_id, **outcome)
-        if won and self.send_callback is not None and await self.store.callback_pending(pred_id):
-            try:
-                await anyio.to_thread.run_sync(self.send_callback, pred_id)
-            except Exception:  # the outcome stands; an embedded restart sends it again
-                log.exception("prediction %s: its callback could not be queued", pred_id)
+        if won:
+            await self._queue_callback(pred_id)
         return won
+
+    async def _queue_callback(self, pred_id: str, *, untried: bool = False) -> bool:
+        """Queue the delivery of an ended prediction's callback if still pending."""
+        if self.send_callback is None or not await self.store.callback_pending(
+            pred_id, untried=untried
+        ):
+            return False
+        await anyio.to_thread.run_sync(self.send_callback, pred_id)
+        return True
 
     async def give_up(self, pred_id: str, deliveries: int) -> None:
         """The broker ran out of retries on faults the job could not record (one before

@@ -170,13 +170,16 @@ class PredictionStore:
         )
         return await self._write(stmt) == 1
 
-    async def callback_pending(self, pred_id: str) -> bool:
-        """True if the prediction ended and its callback is still to be delivered."""
+    async def callback_pending(self, pred_id: str, *, untried: bool = False) -> bool:
+        """True if the prediction ended and its callback is still to be delivered
+        (``untried``: and no attempt was made yet, so no chain of attempts is under way)."""
         stmt = select(predictions.c.id).where(
             predictions.c.id == pred_id,
             predictions.c.status.in_(FINAL),
             predictions.c.callback_status == "pending",
         )
+        if untried:
+            stmt = stmt.where(predictions.c.callback_attempts.is_(None))
         async with self.engine.connect() as conn:
             return (await conn.execute(stmt)).first() is not None
 
