@@ -28,7 +28,7 @@ def test_model_benchmark_smoke_bounds_requests_in_flight(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     rows = json.loads(out_json.read_text())
     assert len(rows) == 2
-    for (_, measure, figure, _), bound in zip(rows, (1, 3), strict=True):
+    for (_, measure, figure, _, _), bound in zip(rows, (1, 3), strict=True):
         assert measure.endswith(f"vlm_max_concurrency {bound}"), measure
         peak = re.search(r"peak (\d+) in flight", figure)
         assert peak and 1 <= int(peak.group(1)) <= bound, figure

@@ -80,14 +80,21 @@ def hub_domains() -> list[dict[str, Any]]:
 
 
 def json_schema_for(domain: str) -> dict[str, Any] | None:
+    """The domain's schema, shared between jobs: callers copy before changing it."""
     if domain == "document.markdown":
         return MARKDOWN_SCHEMA
     if domain == "image.classification":
         return CLASSIFICATION_SCHEMA
-    registry = _registry()
-    if domain not in registry.list_schemas():
+    if domain not in _registry().list_schemas():
         return None
-    schema: dict[str, Any] = registry[domain].model_json_schema()
+    return _hub_schema(domain)
+
+
+@cache
+def _hub_schema(domain: str) -> dict[str, Any]:
+    # Generating it (pydantic) cost more CPU than the rest of a model job; it is fixed by
+    # the installed vlmrun-hub, so once per domain and process.
+    schema: dict[str, Any] = _registry()[domain].model_json_schema()
     extra = _EXTRA_FIELDS.get(domain)
     if extra:
         schema = {**schema, "properties": {**schema.get("properties", {}), **extra}}
