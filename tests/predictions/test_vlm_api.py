@@ -179,3 +179,16 @@ def test_the_video_route_reaches_model_domains_and_refuses_audio_only_ones(vapi)
     )
     assert r.status_code == 400  # markdown is routed to the offline engine: no video there
     assert "document.invoice" in r.json()["error"]["message"]
+
+
+def test_a_schema_pattern_the_server_cannot_run_safely_is_a_400(vapi, fake):
+    schema = {"type": "object", "properties": {"n": {"type": "string", "pattern": "(\\w)\\1"}}}
+    for path, body in (
+        ("/image/generate", {"images": [image_url()], "domain": "acme.x"}),
+        ("/schema", {"domain": "acme.x"}),
+    ):
+        r = vapi.post(path, json={**body, "config": {"json_schema": schema}})
+        assert r.status_code == 400, r.text
+        message = r.json()["error"]["message"]
+        assert "RE2" in message and "/properties/n" in message, message
+    assert fake.requests == []

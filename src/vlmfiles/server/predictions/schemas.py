@@ -14,6 +14,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ..errors import BadRequest
+from .user_schemas import check_json_schema
 
 MARKDOWN_SCHEMA: dict[str, Any] = {
     "title": "MarkdownDocument",
@@ -99,26 +100,6 @@ def _hub_schema(domain: str) -> dict[str, Any]:
     if extra:
         schema = {**schema, "properties": {**schema.get("properties", {}), **extra}}
     return schema
-
-
-def check_json_schema(given: Any) -> dict[str, Any]:
-    """``config.json_schema`` as a JSON Schema object, or a 400 saying what is wrong."""
-    import jsonschema
-
-    if not isinstance(given, dict):
-        raise BadRequest(
-            f"config.json_schema must be a JSON Schema object, got {type(given).__name__}."
-        )
-    try:
-        jsonschema.validators.validator_for(given).check_schema(given)
-    except RecursionError:
-        raise BadRequest("config.json_schema is nested too deeply to check.") from None
-    except jsonschema.SchemaError as exc:
-        raise BadRequest(
-            f"config.json_schema is not a valid JSON Schema: {exc.message} "
-            f"(at {'/'.join(map(str, exc.path)) or 'the top'})."
-        ) from None
-    return given
 
 
 def schema_for(domain: str, config: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -15,8 +15,8 @@ from .callbacks import check_callback_url
 from .engines import EngineSet
 from .inputs import Input, check_outside_url, data_input, own_file_id
 from .queue import Queue
-from .schemas import check_json_schema
 from .store import FINAL, PredictionStore, new_prediction_id, now_us
+from .user_schemas import check_json_schema
 
 POLL_FIRST = 0.02
 POLL_MAX = 0.25

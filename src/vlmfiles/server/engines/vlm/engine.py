@@ -76,6 +76,7 @@ class VlmEngine:
     ) -> EngineResult:
         from ...errors import BadRequest
         from ...predictions.schemas import schema_for
+        from ...predictions.user_schemas import answer_validator
 
         config = dict(config) if isinstance(config, Mapping) else {}
         try:
@@ -108,7 +109,7 @@ class VlmEngine:
             body["max_tokens"] = max_tokens
         retries = config.get("max_retries", 3)
         retries = min(max(retries, 0), MAX_RETRIES_CEILING) if isinstance(retries, int) else 3
-        validator = jsonschema.validators.validator_for(schema)(schema)
+        validator = answer_validator(schema)
         tokens: dict[str, int] = {}
         error = ""
         for _ in range(retries + 1):
@@ -142,11 +143,16 @@ class VlmEngine:
 def _check(content: str, validator: Any) -> tuple[dict[str, Any] | None, str]:
     try:
         parsed = json.loads(_strip_fence(content))
+    except RecursionError:
+        return None, "JSON nested too deeply"
     except ValueError as exc:
         return None, f"not JSON ({exc})"
     if not isinstance(parsed, dict):
         return None, f"a JSON {type(parsed).__name__}, not an object"
-    best = jsonschema.exceptions.best_match(validator.iter_errors(parsed))
+    try:
+        best = jsonschema.exceptions.best_match(validator.iter_errors(parsed))
+    except RecursionError:
+        return None, "JSON nested too deeply to check"
     if best is not None:
         where = "/".join(map(str, best.absolute_path)) or "the top"
         return None, f"schema violation at {where}: {best.message[:300]}"
