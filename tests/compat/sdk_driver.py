@@ -6,6 +6,8 @@ Program: {"steps": [step, ...]} where a step is
   {"name": "x", "op": "call", "client": "c", "method": "files.upload", "args": [], "kwargs": {}}
   {"name": "y", "op": "attr", "of": "x", "path": "response.invoice_number"}
                                                           -> getattr chain on step x's result
+  {"name": "z", "op": "function", "function": "vlmrun.common.viz.get_boxes_from_response",
+   "args": [...]}                                         -> a function of the SDK, called
 Argument values may be markers, resolved here: {"__ref__": ["x", "id"]} (an attribute of an
 earlier step's result), {"__pil__": PATH} (a PIL image), {"__path__": PATH} (a Path),
 {"__config__": {...}} (a GenerationConfig).
@@ -130,6 +132,13 @@ def main() -> None:
                 target = clients[step.get("client", "c")]
                 for attr in step["method"].split("."):
                     target = getattr(target, attr)
+                args = _resolve(step.get("args", []), results)
+                result = target(*args, **_resolve(step.get("kwargs", {}), results))
+            elif step["op"] == "function":
+                import importlib
+
+                module, _, name = step["function"].rpartition(".")
+                target = getattr(importlib.import_module(module), name)
                 args = _resolve(step.get("args", []), results)
                 result = target(*args, **_resolve(step.get("kwargs", {}), results))
             elif step["op"] == "attr":

@@ -45,3 +45,34 @@ def test_image_generate_with_autocast_gives_a_typed_invoice(
     assert report["typed"]["type"] != "dict"  # a pydantic model, not the raw answer
     (sent,) = fake.requests
     assert sent["response_format"]["json_schema"]["schema"]["properties"]["invoice_number"]
+
+
+def test_grounding_comes_back_in_the_shape_the_sdk_draws_boxes_from(
+    sdk_venv: LazySdkVenv, vlm_server, fake, tmp_path: Path
+) -> None:
+    fake.reset()
+    png = tmp_path / "invoice.png"
+    Image.new("RGB", (640, 480), "white").save(png)
+    box = {"xywh": [0.1, 0.2, 0.3, 0.05]}
+    meta = {"confidence": 0.75, "bbox": box, "bbox_content": "INV-9", "page": 1}
+    fake.reply({"invoice_id": "INV-9", "total_amount": None, "invoice_id_metadata": meta})
+    report = Sdk(sdk_venv, vlm_server, tmp_path).run(
+        call(
+            "pred",
+            "image.generate",
+            domain="document.invoice",
+            images=[{"__path__": str(png)}],
+            config={"__config__": {"confidence": True, "grounding": True}},
+        ),
+        {
+            "name": "boxes",
+            "op": "function",
+            "function": "vlmrun.common.viz.get_boxes_from_response",
+            "args": [{"__ref__": ["pred"]}],
+        },
+    )
+    assert report.ok("pred")["status"] == "completed"
+    (found,) = report.ok("boxes")
+    assert found["field"] == "invoice_id" and found["content"] == "INV-9"
+    assert found["confidence"] == 0.75
+    assert found["bbox"] == pytest.approx([0.1, 0.2, 0.4, 0.25])  # the SDK's xyxy

@@ -177,19 +177,45 @@ def test_custom_schema_and_prompt(model: FakeOpenAI, png: EngineInput) -> None:
 
 
 def test_confidence_and_grounding_extend_the_schema(model: FakeOpenAI, png: EngineInput) -> None:
-    meta = {"invoice_id": {"confidence": 0.9, "page": 1, "bbox": [0.1, 0.1, 0.3, 0.15]}}
-    model.reply({**INVOICE, "_metadata": meta})
+    # The hosted platform's shape: <field>_metadata beside the field.
+    meta = {
+        "confidence": 0.9,
+        "bbox": {"xywh": [0.1, 0.1, 0.2, 0.05]},
+        "bbox_content": "INV-7",
+        "page": 1,
+    }
+    model.reply({**INVOICE, "invoice_id_metadata": meta, "total_amount_metadata": None})
     config = {"confidence": True, "grounding": True}
     result = engine_for(model).run("document.invoice", [png], config, limits())
-    assert result.response["_metadata"] == meta
+    assert result.response["invoice_id_metadata"] == meta
     sent = model.requests[0]["response_format"]["json_schema"]["schema"]
-    entry = sent["properties"]["_metadata"]["additionalProperties"]["properties"]
-    assert set(entry) == {"confidence", "page", "bbox"}
+    hub = json_schema_for("document.invoice")
+    assert hub is not None and "invoice_id_metadata" not in hub["properties"]  # not shared
+    assert set(sent["properties"]) == set(hub["properties"]) | {
+        f"{name}_metadata" for name in hub["properties"]
+    }
+    entry = sent["$defs"]["VlmfilesFieldMetadata"]["properties"]
+    assert set(entry) == {"confidence", "bbox", "bbox_content", "page"}
+    assert "invoice_id_metadata" in model.requests[0]["messages"][0]["content"].replace(
+        "<field>", "invoice_id"
+    )
     model.reset()
-    model.reply({**INVOICE, "_metadata": {"invoice_id": {"confidence": 7}}})
+    model.reply({**INVOICE, "invoice_id_metadata": {"confidence": 7}})
     model.reply({**INVOICE})
     engine_for(model).run("document.invoice", [png], config, limits())
-    assert "_metadata/invoice_id/confidence" in model.requests[1]["messages"][-1]["content"]
+    assert "invoice_id_metadata/confidence" in model.requests[1]["messages"][-1]["content"]
+
+
+def test_only_confidence_asks_for_no_boxes(model: FakeOpenAI, png: EngineInput) -> None:
+    schema = {"type": "object", "properties": {"color": {"type": "string"}}}
+    model.reply({"color": "white", "color_metadata": {"confidence": 0.5}})
+    config = {"json_schema": schema, "confidence": True}
+    result = engine_for(model).run("custom.page-color", [png], config, limits())
+    assert result.response["color_metadata"] == {"confidence": 0.5}
+    sent = model.requests[0]["response_format"]["json_schema"]["schema"]
+    assert set(sent["$defs"]["VlmfilesFieldMetadata"]["properties"]) == {"confidence"}
+    assert "bbox" not in model.requests[0]["messages"][0]["content"]
+    assert schema == {"type": "object", "properties": {"color": {"type": "string"}}}
 
 
 def test_429_honours_retry_after_then_answers(model: FakeOpenAI, png: EngineInput) -> None:

@@ -20,7 +20,8 @@ CLASSIFICATION_PROMPT = (
     "Classify the attached image with one short label (e.g. document, screenshot, photo, "
     "blank) and your confidence between 0 and 1."
 )
-METADATA_KEY = "_metadata"  # where per-field confidence and grounding go in the response
+METADATA_SUFFIX = "_metadata"  # <field>_metadata: a field's confidence and grounding
+METADATA_DEF = "VlmfilesFieldMetadata"
 
 
 @cache
@@ -47,43 +48,58 @@ def prompt_for(domain: str, config: dict[str, Any] | Any, element_type: str) -> 
 def instructions(config: Any) -> str:
     """The system message: answer in JSON, and what the metadata fields mean."""
     lines = ["Answer with one JSON object that follows the given JSON schema, nothing else."]
-    if config.get("confidence") or config.get("grounding"):
-        lines.append(
-            f"In `{METADATA_KEY}`, for each top-level field you filled, give "
-            + ("`confidence` (0 to 1, how sure you are)" if config.get("confidence") else "")
-            + (" and " if config.get("confidence") and config.get("grounding") else "")
-            + (
-                "`page` (1-based, of the input pages or images) and `bbox` "
-                "([x0, y0, x1, y1], each 0 to 1 of the page's width and height) where it is"
-                if config.get("grounding")
-                else ""
+    confidence, grounding = bool(config.get("confidence")), bool(config.get("grounding"))
+    if confidence or grounding:
+        asked = []
+        if confidence:
+            asked.append("`confidence` (0 to 1, how sure you are of the value)")
+        if grounding:
+            asked.append(
+                '`bbox` ({"xywh": [x, y, width, height]}, each a fraction 0 to 1 of the '
+                "page's width or height, from its top left corner) around where the value is "
+                "shown, `bbox_content` (the text inside that box) and `page` (1-based, of the "
+                "input pages or images)"
             )
-            + "."
+        lines.append(
+            f"For each top-level field you filled, fill `<field>{METADATA_SUFFIX}` with "
+            + " and ".join(asked)
+            + "; leave it null for a field you left null."
         )
     return " ".join(lines)
 
 
 def with_metadata(schema: dict[str, Any], config: Any) -> dict[str, Any]:
-    """The schema plus an optional ``_metadata`` object when confidence or grounding is
-    asked for (added at the top so the schema's own ``$defs`` references still resolve)."""
+    """The schema plus an optional ``<field>_metadata`` beside each top-level field when
+    confidence or grounding is asked for: the hosted platform's shape, the one the official
+    SDK's ``vlmrun.common.viz.get_boxes_from_response`` draws boxes from."""
     confidence, grounding = bool(config.get("confidence")), bool(config.get("grounding"))
-    if not (confidence or grounding) or schema.get("type") != "object":
+    fields = schema.get("properties")
+    if not (confidence or grounding) or not isinstance(fields, dict):
         return schema
     entry: dict[str, Any] = {"type": "object", "properties": {}}
     if confidence:
         entry["properties"]["confidence"] = {"type": "number", "minimum": 0, "maximum": 1}
     if grounding:
-        entry["properties"]["page"] = {"type": "integer", "minimum": 1}
+        fraction = {"type": "number", "minimum": 0, "maximum": 1}
         entry["properties"]["bbox"] = {
-            "type": "array",
-            "items": {"type": "number", "minimum": 0, "maximum": 1},
-            "minItems": 4,
-            "maxItems": 4,
+            "type": "object",
+            "properties": {
+                "xywh": {"type": "array", "items": fraction, "minItems": 4, "maxItems": 4}
+            },
+            "required": ["xywh"],
         }
+        entry["properties"]["bbox_content"] = {"type": ["string", "null"]}
+        entry["properties"]["page"] = {"type": "integer", "minimum": 1}
     out = copy.deepcopy(schema)
-    out.setdefault("properties", {})[METADATA_KEY] = {
-        "type": "object",
-        "description": "Per top-level field: " + ", ".join(entry["properties"]),
-        "additionalProperties": entry,
-    }
+    defs = out.setdefault("$defs", {})
+    # One definition referenced by every field keeps the schema sent (and its tokens) small.
+    ref: dict[str, Any] = entry
+    if isinstance(defs, dict) and METADATA_DEF not in defs:
+        defs[METADATA_DEF] = entry
+        ref = {"$ref": f"#/$defs/{METADATA_DEF}"}
+    props = out["properties"]
+    for name in fields:
+        key = f"{name}{METADATA_SUFFIX}"
+        if not name.endswith(METADATA_SUFFIX) and key not in fields:
+            props[key] = {"anyOf": [ref, {"type": "null"}], "default": None}
     return out
