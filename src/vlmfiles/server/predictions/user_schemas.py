@@ -7,6 +7,11 @@ GIL in a worker for ever. So ``pattern`` runs on RE2 (linear time; no lookaround
 backreferences, refused at submit with the reason), and ``patternProperties``, which
 jsonschema matches with ``re`` in three keywords, is not accepted (OpenAI's structured
 outputs do not take it either).
+
+A ``$ref`` must point inside the schema: jsonschema would otherwise fetch a remote one with
+``urlopen`` (any address, no time or size limit) while checking an answer. It is refused at
+submit, and the validator's registry holds only the JSON Schema metaschemas, fetching
+nothing, whatever a schema's ``$id`` makes of a reference.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from typing import Any
 
 import jsonschema
 import re2
+from jsonschema_specifications import REGISTRY as METASCHEMAS
 
 from ..errors import BadRequest
 
 # Keywords whose values are data, not schemas: a "pattern" inside them is not a regex.
 _DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 def check_json_schema(given: Any) -> dict[str, Any]:
@@ -61,6 +68,13 @@ def _refused(node: Any, path: str = "", data: bool = False) -> Iterator[str]:
             f"uses patternProperties (at {where}), which this server does not accept: "
             "use properties, or propertyNames with a pattern."
         )
+    for keyword in _REF_KEYWORDS:
+        ref = node.get(keyword)
+        if isinstance(ref, str) and not ref.startswith("#") and not data:
+            yield (
+                f"has a {keyword} outside the schema (at {where}): {ref!r}. References "
+                "must point inside it (#/$defs/...): this server fetches nothing a schema names."
+            )
     pattern = node.get("pattern")
     if isinstance(pattern, str) and not data:
         try:
@@ -92,9 +106,10 @@ def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> It
 
 
 def answer_validator(schema: dict[str, Any]) -> Any:
-    """A jsonschema validator for ``schema`` whose ``pattern`` runs on RE2."""
+    """A jsonschema validator for ``schema`` whose ``pattern`` runs on RE2 and whose
+    references resolve inside the schema only (an outside one raises ``Unresolvable``)."""
     base = jsonschema.validators.validator_for(schema)
-    return _validator_class(base)(schema)
+    return _validator_class(base)(schema, registry=METASCHEMAS)
 
 
 @cache

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import referencing.exceptions
 
 from ..base import Engine, EngineError, EngineInput, EngineResult, InputRejected, Limits
 from . import images, prompts
@@ -153,6 +154,11 @@ def _check(content: str, validator: Any) -> tuple[dict[str, Any] | None, str]:
         best = jsonschema.exceptions.best_match(validator.iter_errors(parsed))
     except RecursionError:
         return None, "JSON nested too deeply to check"
+    except referencing.exceptions.Unresolvable as exc:  # a schema stored before the check
+        raise InputRejected(
+            f"the schema's reference {exc} points outside it; this server fetches nothing "
+            "a schema names"
+        ) from None
     if best is not None:
         where = "/".join(map(str, best.absolute_path)) or "the top"
         return None, f"schema violation at {where}: {best.message[:300]}"
