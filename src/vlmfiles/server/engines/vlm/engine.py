@@ -2,8 +2,9 @@
 
 For each job: the inputs as image parts (``images``), the domain's prompt and schema
 (``prompts``, ``predictions.schemas``), one chat completion with ``response_format`` set to
-that schema (``client``), and the answer checked with ``jsonschema``. An answer that is not
-JSON or breaks the schema is sent back with the error, up to ``config.max_retries`` times.
+that schema (``client``), and the answer checked with jsonschema
+(``predictions.user_schemas.answer_validator``). An answer that is not JSON or breaks the
+schema is sent back with the error, up to ``config.max_retries`` times.
 """
 
 from __future__ import annotations
