@@ -55,7 +55,16 @@ def test_grounding_comes_back_in_the_shape_the_sdk_draws_boxes_from(
     Image.new("RGB", (640, 480), "white").save(png)
     box = {"xywh": [0.1, 0.2, 0.3, 0.05]}
     meta = {"confidence": 0.75, "bbox": box, "bbox_content": "INV-9", "page": 1}
-    fake.reply({"invoice_id": "INV-9", "total_amount": None, "invoice_id_metadata": meta})
+    street = {"confidence": 0.5, "bbox": {"xywh": [0.5, 0.5, 0.2, 0.1]}, "page": 1}
+    address = {"street": "1 Main St", "street_metadata": street}
+    fake.reply(
+        {
+            "invoice_id": "INV-9",
+            "total_amount": None,
+            "invoice_id_metadata": meta,
+            "customer_billing_address": address,
+        }
+    )
     report = Sdk(sdk_venv, vlm_server, tmp_path).run(
         call(
             "pred",
@@ -72,7 +81,9 @@ def test_grounding_comes_back_in_the_shape_the_sdk_draws_boxes_from(
         },
     )
     assert report.ok("pred")["status"] == "completed"
-    (found,) = report.ok("boxes")
+    found, nested = report.ok("boxes")
     assert found["field"] == "invoice_id" and found["content"] == "INV-9"
     assert found["confidence"] == 0.75
     assert found["bbox"] == pytest.approx([0.1, 0.2, 0.4, 0.25])  # the SDK's xyxy
+    assert nested["field"] == "customer_billing_address.street"
+    assert nested["bbox"] == pytest.approx([0.5, 0.5, 0.7, 0.6])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import time
 from collections.abc import Iterator
@@ -196,6 +197,8 @@ def test_confidence_and_grounding_extend_the_schema(model: FakeOpenAI, png: Engi
     }
     entry = sent["$defs"]["VlmfilesFieldMetadata"]["properties"]
     assert set(entry) == {"confidence", "bbox", "bbox_content", "page"}
+    address = sent["$defs"]["Address"]["properties"]  # nested models' fields too
+    assert "street_metadata" in address and "street_metadata_metadata" not in address
     assert "invoice_id_metadata" in model.requests[0]["messages"][0]["content"].replace(
         "<field>", "invoice_id"
     )
@@ -207,15 +210,23 @@ def test_confidence_and_grounding_extend_the_schema(model: FakeOpenAI, png: Engi
 
 
 def test_only_confidence_asks_for_no_boxes(model: FakeOpenAI, png: EngineInput) -> None:
-    schema = {"type": "object", "properties": {"color": {"type": "string"}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "color": {"type": "string"},
+            "marks": {"type": "array", "items": {"type": "object", "properties": {"x": {}}}},
+        },
+    }
+    given = copy.deepcopy(schema)
     model.reply({"color": "white", "color_metadata": {"confidence": 0.5}})
     config = {"json_schema": schema, "confidence": True}
     result = engine_for(model).run("custom.page-color", [png], config, limits())
     assert result.response["color_metadata"] == {"confidence": 0.5}
     sent = model.requests[0]["response_format"]["json_schema"]["schema"]
     assert set(sent["$defs"]["VlmfilesFieldMetadata"]["properties"]) == {"confidence"}
+    assert "x_metadata" in sent["properties"]["marks"]["items"]["properties"]  # inline objects
     assert "bbox" not in model.requests[0]["messages"][0]["content"]
-    assert schema == {"type": "object", "properties": {"color": {"type": "string"}}}
+    assert schema == given  # the request's own schema is left as it was
 
 
 def test_429_honours_retry_after_then_answers(model: FakeOpenAI, png: EngineInput) -> None:

@@ -61,7 +61,7 @@ def instructions(config: Any) -> str:
                 "input pages or images)"
             )
         lines.append(
-            f"For each top-level field you filled, fill `<field>{METADATA_SUFFIX}` with "
+            f"For each field you filled, fill `<field>{METADATA_SUFFIX}` beside it with "
             + " and ".join(asked)
             + "; leave it null for a field you left null."
         )
@@ -69,9 +69,9 @@ def instructions(config: Any) -> str:
 
 
 def with_metadata(schema: dict[str, Any], config: Any) -> dict[str, Any]:
-    """The schema plus an optional ``<field>_metadata`` beside each top-level field when
-    confidence or grounding is asked for: the hosted platform's shape, the one the official
-    SDK's ``vlmrun.common.viz.get_boxes_from_response`` draws boxes from."""
+    """The schema plus an optional ``<field>_metadata`` beside each field (nested ones
+    included) when confidence or grounding is asked for: the hosted platform's shape, the
+    one the official SDK's ``vlmrun.common.viz.get_boxes_from_response`` draws boxes from."""
     confidence, grounding = bool(config.get("confidence")), bool(config.get("grounding"))
     fields = schema.get("properties")
     if not (confidence or grounding) or not isinstance(fields, dict):
@@ -95,11 +95,31 @@ def with_metadata(schema: dict[str, Any], config: Any) -> dict[str, Any]:
     # One definition referenced by every field keeps the schema sent (and its tokens) small.
     ref: dict[str, Any] = entry
     if isinstance(defs, dict) and METADATA_DEF not in defs:
-        defs[METADATA_DEF] = entry
         ref = {"$ref": f"#/$defs/{METADATA_DEF}"}
-    props = out["properties"]
-    for name in fields:
+    objects = [out]
+    for key in ("$defs", "definitions"):  # nested models (pydantic puts them in $defs)
+        found = out.get(key)
+        if isinstance(found, dict):
+            objects += [d for d in found.values() if isinstance(d, dict)]
+    for obj in objects:
+        _add_metadata(obj, ref)
+    if ref is not entry:
+        defs[METADATA_DEF] = entry
+    return out
+
+
+def _add_metadata(obj: dict[str, Any], ref: dict[str, Any]) -> None:
+    """``<field>_metadata`` beside each field of an object schema, and of the objects
+    written inline in it (a field's own, or its array's items)."""
+    fields = obj.get("properties")
+    if not isinstance(fields, dict):
+        return
+    for name in list(fields):
+        sub = fields[name]
+        if isinstance(sub, dict):
+            _add_metadata(sub, ref)
+            if isinstance(sub.get("items"), dict):
+                _add_metadata(sub["items"], ref)
         key = f"{name}{METADATA_SUFFIX}"
         if not name.endswith(METADATA_SUFFIX) and key not in fields:
-            props[key] = {"anyOf": [ref, {"type": "null"}], "default": None}
-    return out
+            fields[key] = {"anyOf": [ref, {"type": "null"}], "default": None}
